@@ -1,0 +1,1 @@
+"""Stigmer's HTTP API: workflows, instances and executions; live status over SSE."""

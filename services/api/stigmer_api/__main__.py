@@ -1,0 +1,5 @@
+"""``python -m stigmer_api``."""
+
+from stigmer_api.main import main
+
+main()

@@ -1,0 +1,104 @@
+"""``create_app(settings)``: the FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+
+from stigmer_api.bus import Bus
+from stigmer_api.dispatch import Connector, Dispatcher, temporal_connector
+from stigmer_api.http_errors import install_error_handlers
+from stigmer_api.routes import events, executions, health, instances, workflows
+from stigmer_api.services import Services
+from stigmer_api.settings import ApiSettings, BusKind, StoreKind
+from stigmer_api.storage import DocumentStore
+
+log = logging.getLogger(__name__)
+
+
+async def open_store(settings: ApiSettings) -> DocumentStore:
+    if settings.stigmer_store is StoreKind.SQLITE:
+        from stigmer_api.storage.sqlite import SqliteStore
+
+        return await SqliteStore.open(settings.stigmer_sqlite_path)
+    from stigmer_api.storage.mongo import MongoStore
+
+    return await MongoStore.open(
+        settings.mongodb_uri.get_secret_value(), database=settings.mongodb_database
+    )
+
+
+async def open_bus(settings: ApiSettings) -> Bus:
+    if settings.stigmer_bus is BusKind.MEMORY:
+        from stigmer_api.bus.memory import MemoryBus
+
+        return MemoryBus()
+    from stigmer_api.bus.redis import RedisBus
+
+    return await RedisBus.open(settings.redis_url.get_secret_value())
+
+
+async def reconcile_forever(services: Services) -> None:
+    """Dispatch executions left PENDING while Temporal was unreachable."""
+    interval = services.settings.stigmer_reconcile_interval_seconds
+    while True:
+        try:
+            await services.executions.dispatch_pending()
+        except Exception:  # the loop must outlive store hiccups; the next round retries
+            log.exception("reconciler round failed")
+        await asyncio.sleep(interval)
+
+
+def create_app(
+    settings: ApiSettings,
+    *,
+    store: DocumentStore | None = None,
+    bus: Bus | None = None,
+    connect_temporal: Connector | None = None,
+) -> FastAPI:
+    """Build the API. Store and bus are opened from settings unless given (tests give
+    them to share one backend between apps); ``connect_temporal`` defaults to the
+    settings' Temporal address."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            the_store = store or await open_store(settings)
+            if store is None:
+                stack.push_async_callback(the_store.close)
+            the_bus = bus or await open_bus(settings)
+            if bus is None:
+                stack.push_async_callback(the_bus.close)
+            dispatcher = Dispatcher(
+                settings=settings, connect=connect_temporal or temporal_connector(settings)
+            )
+            await dispatcher.ensure_connected()
+            services = Services.build(
+                settings=settings, store=the_store, bus=the_bus, dispatcher=dispatcher
+            )
+            app.state.services = services
+            reconciler = asyncio.create_task(reconcile_forever(services), name="reconciler")
+            stack.push_async_callback(_cancel, reconciler)
+            yield
+
+    app = FastAPI(
+        title="Stigmer API",
+        version="1",
+        summary="Register Serverless Workflow DSL 1.0 workflows and run them on Temporal.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, workflows, instances, executions, events):
+        app.include_router(module.router)
+    return app
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,62 @@
+"""``stigmer-api``: serve the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import uvicorn
+
+from stigmer_api.app import create_app
+from stigmer_api.settings import ApiSettings
+from stigmer_core.logs import configure_logging
+from stigmer_core.process import run_until_signal
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the process owner cancels us instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(settings: ApiSettings, *, started: asyncio.Event | None = None) -> None:
+    """Serve until cancelled; then stop accepting connections and finish open requests.
+
+    Start-up order is the lifespan's: store, bus, Temporal client, then the listener.
+    """
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.stigmer_api_host,
+        port=settings.stigmer_api_port,
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                await task  # re-raise the start-up error
+                raise RuntimeError("the API server stopped during start-up")
+            await asyncio.sleep(0.05)
+        if started is not None:
+            started.set()
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await task
+        raise
+
+
+def main() -> None:
+    settings = ApiSettings()
+    configure_logging(settings.stigmer_log_level, settings.stigmer_log_format)
+    run_until_signal(serve(settings))

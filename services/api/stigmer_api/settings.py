@@ -1,0 +1,69 @@
+"""The API service's settings, read once from the environment in `main()`."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import SecretStr
+
+from stigmer_core.settings import TemporalSettings
+
+
+class StoreKind(StrEnum):
+    MONGODB = "mongodb"
+    SQLITE = "sqlite"
+
+
+class BusKind(StrEnum):
+    REDIS = "redis"
+    MEMORY = "memory"
+
+
+class ApiSettings(TemporalSettings):
+    stigmer_api_host: str = "0.0.0.0"
+    """Interface the HTTP server binds to (local mode binds 127.0.0.1)."""
+
+    stigmer_api_port: int = 8234
+    """Port of the HTTP server."""
+
+    stigmer_store: StoreKind = StoreKind.MONGODB
+    """Where resources live: `mongodb` (fleet) or `sqlite` (local mode)."""
+
+    mongodb_uri: SecretStr = SecretStr("mongodb://localhost:27017")
+    """MongoDB connection string (may hold credentials)."""
+
+    mongodb_database: str = "stigmer"
+    """MongoDB database name."""
+
+    stigmer_sqlite_path: str = "stigmer.db"
+    """File of the embedded store when `STIGMER_STORE=sqlite`."""
+
+    stigmer_bus: BusKind = BusKind.REDIS
+    """How status changes are fanned out: `redis` (fleet) or `memory` (one process)."""
+
+    redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
+    """Redis URL for pub/sub (may hold credentials)."""
+
+    stigmer_api_token: SecretStr | None = None
+    """Bearer token users (the CLI) must send. Required unless anonymous access is allowed."""
+
+    stigmer_runner_token: SecretStr | None = None
+    """Bearer token runners and the orchestrator send; allows reads and status updates."""
+
+    stigmer_api_allow_anonymous: bool = False
+    """Serve without tokens. Only for local mode, where the server binds to loopback."""
+
+    stigmer_runner_start_timeout_seconds: float = 300.0
+    """How long an execution may wait for a runner to pick it up before it FAILS."""
+
+    stigmer_execution_timeout_seconds: float = 7 * 24 * 3600.0
+    """Upper bound on one execution's run time."""
+
+    stigmer_reconcile_interval_seconds: float = 5.0
+    """How often PENDING executions are (re)dispatched when Temporal was unreachable."""
+
+    stigmer_temporal_connect_timeout_seconds: float = 5.0
+    """How long one attempt to connect to Temporal may take."""
+
+    stigmer_sse_keepalive_seconds: float = 15.0
+    """Interval of SSE comment pings that keep idle proxies from closing streams."""

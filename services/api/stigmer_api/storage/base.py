@@ -1,0 +1,80 @@
+"""The store port.
+
+Stores keep resource envelopes (the JSON form of stigmer_core.model resources) as
+documents keyed by ``metadata.id``. They know nothing of status rules: those live in
+stigmer_core.status and stigmer_api.executions, above this port, so both backends agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Collection(StrEnum):
+    WORKFLOWS = "workflows"
+    INSTANCES = "instances"
+    EXECUTIONS = "executions"
+
+
+# Unique keys per collection (dotted paths). A second insert with the same values raises
+# ConflictError: this is what makes workflow registration and default instances idempotent
+# across API replicas without locks.
+UNIQUE_KEYS: dict[Collection, list[tuple[str, ...]]] = {
+    Collection.WORKFLOWS: [("spec.namespace", "spec.name", "spec.version")],
+    Collection.INSTANCES: [],
+    Collection.EXECUTIONS: [],
+}
+
+# Fields list() filters on; backends index them.
+INDEXED_FIELDS: dict[Collection, list[str]] = {
+    Collection.WORKFLOWS: ["spec.name"],
+    Collection.INSTANCES: ["spec.workflow_id"],
+    Collection.EXECUTIONS: ["status.phase", "spec.workflow_id", "spec.instance_id"],
+}
+
+
+class DocumentStore(Protocol):
+    """Asynchronous document storage. Every write is durable when the call returns."""
+
+    async def insert(self, collection: Collection, doc: Mapping[str, Any]) -> None:
+        """Insert a new document; ConflictError if its id or a unique key already exists."""
+
+    async def get(self, collection: Collection, doc_id: str) -> dict[str, Any] | None:
+        """The document with this ``metadata.id``, or None."""
+
+    async def find_one(
+        self, collection: Collection, filters: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Any one document whose dotted-path fields equal ``filters``."""
+
+    async def list(
+        self,
+        collection: Collection,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        before_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Documents matching ``filters`` (dotted-path equality), newest first (id
+        descending), only ids below ``before_id`` when given, at most ``limit``."""
+
+    async def replace(
+        self, collection: Collection, doc: Mapping[str, Any], *, expected_version: int
+    ) -> bool:
+        """Replace the document if its stored ``metadata.version`` is ``expected_version``.
+
+        Returns False (and writes nothing) when the version differs or the document is
+        gone; the caller re-reads and retries. This is the optimistic concurrency that
+        keeps concurrent status updates from overwriting each other.
+        """
+
+    async def delete(self, collection: Collection, doc_id: str) -> bool:
+        """Delete by id; True if a document was deleted."""
+
+    async def ping(self) -> None:
+        """Raise UnavailableError if the backend cannot be reached."""
+
+    async def close(self) -> None:
+        """Release connections."""

@@ -1,0 +1,1 @@
+"""The command functions; ``stigmer_cli.main`` wires them into the typer app."""

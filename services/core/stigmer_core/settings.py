@@ -1,0 +1,59 @@
+"""Settings shared by several services, read from the environment.
+
+Each service composes these blocks into its own `pydantic-settings` class and reads it
+once in `main()`. Field names are the environment variable names (case-insensitive),
+so `temporal_host_port` is `TEMPORAL_HOST_PORT`; the reference is docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class StigmerSettings(BaseSettings):
+    """Base of every service's settings: unknown variables are ignored, values validated."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, use_attribute_docstrings=True)
+
+    stigmer_log_level: str = "INFO"
+    """Log level for Stigmer's loggers (DEBUG, INFO, WARNING, ERROR)."""
+
+    stigmer_log_format: LogFormat = LogFormat.AUTO
+    """`json` for log collectors, `console` for people; `auto` picks console on a TTY."""
+
+
+class TemporalSettings(StigmerSettings):
+    temporal_host_port: str = "localhost:7233"
+    """Address of the Temporal frontend (host:port)."""
+
+    temporal_namespace: str = "default"
+    """Temporal namespace that holds Stigmer's workflows."""
+
+    temporal_workflow_execution_stigmer_task_queue: str = "workflow_execution_stigmer"
+    """Task queue of the orchestrator (the invoke workflow)."""
+
+    temporal_workflow_execution_runner_task_queue: str = "workflow_execution_runner"
+    """Task queue of the runners (ExecuteWorkflow, the DSL workflow and its task activities)."""
+
+
+class ApiClientSettings(StigmerSettings):
+    stigmer_api_url: str = "http://127.0.0.1:8234"
+    """Base URL of the Stigmer API, as the runner, orchestrator and CLI reach it."""
+
+    stigmer_api_token: SecretStr | None = None
+    """Bearer token of users (CLI). Unset: no Authorization header is sent."""
+
+    stigmer_runner_token: SecretStr | None = None
+    """Bearer token runners and the orchestrator use for status updates."""
+
+    stigmer_api_timeout_seconds: float = 30.0
+    """Timeout of one HTTP request to the API."""

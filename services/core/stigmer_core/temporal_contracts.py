@@ -1,0 +1,57 @@
+"""Names and payloads that cross process boundaries through Temporal.
+
+The API starts the invoke workflow, the orchestrator runs it and calls the runner's
+activity by name, and the runner hosts the DSL workflow. None of them imports another;
+they agree on what is in this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+INVOKE_WORKFLOW = "stigmer/workflow-execution/invoke"
+EXECUTE_WORKFLOW_ACTIVITY = "ExecuteWorkflow"
+RECORD_SYSTEM_FAILURE_ACTIVITY = "RecordSystemFailure"
+DSL_WORKFLOW = "stigmer/dsl/run"
+ACTIVITY_TASK_QUEUE_MEMO = "activityTaskQueue"
+
+
+def invoke_workflow_id(execution_id: str) -> str:
+    """Deterministic, so a second start of the same execution is rejected by Temporal."""
+    return f"{INVOKE_WORKFLOW}/{execution_id}"
+
+
+def dsl_workflow_id(execution_id: str) -> str:
+    return f"stigmer/dsl/{execution_id}"
+
+
+@dataclass
+class InvokeWorkflowInput:
+    execution_id: str
+    # How long the runner fleet may take to pick up the execution before it FAILS.
+    runner_start_timeout_seconds: float = 300.0
+    # Upper bound on one execution's run time.
+    execution_timeout_seconds: float = 7 * 24 * 3600.0
+
+
+@dataclass
+class ExecuteWorkflowInput:
+    execution_id: str
+
+
+@dataclass
+class ExecutionOutcome:
+    """What ExecuteWorkflow returns: the final phase with output or RFC 7807 error."""
+
+    execution_id: str
+    phase: str
+    output: Any = None
+    error: dict[str, Any] | None = None
+
+
+@dataclass
+class SystemFailure:
+    execution_id: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)

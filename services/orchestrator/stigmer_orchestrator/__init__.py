@@ -1,0 +1,1 @@
+"""Stigmer's orchestrator: the Temporal worker of the invoke workflow on the stigmer queue."""

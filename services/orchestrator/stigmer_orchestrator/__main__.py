@@ -1,0 +1,5 @@
+"""``python -m stigmer_orchestrator``."""
+
+from stigmer_orchestrator.main import main
+
+main()

@@ -1,0 +1,53 @@
+"""``stigmer-orchestrator``: the Temporal worker on the stigmer queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from temporalio.worker import Worker
+
+from stigmer_core.api_client import StigmerClient
+from stigmer_core.logs import configure_logging
+from stigmer_core.process import run_until_signal
+from stigmer_core.temporal_connect import connect_with_retry
+from stigmer_orchestrator.activities import FailureRecorder
+from stigmer_orchestrator.settings import OrchestratorSettings
+from stigmer_orchestrator.workflows import InvokeWorkflowExecution
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: OrchestratorSettings, *, started: asyncio.Event | None = None) -> None:
+    """Poll the stigmer queue until cancelled, then drain within the grace period."""
+    client = await connect_with_retry(settings)
+    token = settings.stigmer_runner_token or settings.stigmer_api_token
+    async with StigmerClient.connect(
+        settings.stigmer_api_url,
+        token=token.get_secret_value() if token else None,
+        timeout=settings.stigmer_api_timeout_seconds,
+    ) as api:
+        worker = Worker(
+            client,
+            task_queue=settings.temporal_workflow_execution_stigmer_task_queue,
+            workflows=[InvokeWorkflowExecution],
+            activities=[FailureRecorder(api=api).record],
+            max_concurrent_workflow_tasks=settings.stigmer_orchestrator_max_concurrent_workflow_tasks,
+            graceful_shutdown_timeout=timedelta(seconds=settings.stigmer_shutdown_grace_seconds),
+        )
+        async with worker:
+            log.info(
+                "orchestrator polling %r on %s",
+                settings.temporal_workflow_execution_stigmer_task_queue,
+                settings.temporal_host_port,
+            )
+            if started is not None:
+                started.set()
+            await asyncio.Event().wait()
+
+
+def main() -> None:
+    settings = OrchestratorSettings()
+    configure_logging(settings.stigmer_log_level, settings.stigmer_log_format)
+    run_until_signal(run(settings))

@@ -1,0 +1,103 @@
+"""The invoke workflow: hand the execution to a runner and record platform failures.
+
+Deterministic and free of I/O. It knows the runner only by activity name and queue.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
+
+with workflow.unsafe.imports_passed_through():
+    from stigmer_core.temporal_contracts import (
+        ACTIVITY_TASK_QUEUE_MEMO,
+        EXECUTE_WORKFLOW_ACTIVITY,
+        INVOKE_WORKFLOW,
+        RECORD_SYSTEM_FAILURE_ACTIVITY,
+        ExecuteWorkflowInput,
+        ExecutionOutcome,
+        InvokeWorkflowInput,
+        SystemFailure,
+    )
+
+# The runner's own failures (API unreachable, Temporal hiccups) are retried a few times;
+# a run that keeps failing is reported rather than retried forever.
+EXECUTE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+    non_retryable_error_types=["NotFoundError", "ValidationFailedError"],
+)
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=20,
+    non_retryable_error_types=["TerminalPhaseError", "NotFoundError"],
+)
+
+
+@workflow.defn(name=INVOKE_WORKFLOW)
+class InvokeWorkflowExecution:
+    @workflow.run
+    async def run(self, request: InvokeWorkflowInput) -> ExecutionOutcome:
+        queue = workflow.memo_value(ACTIVITY_TASK_QUEUE_MEMO, None, type_hint=str)
+        if not queue:
+            return await self._fail(
+                request.execution_id,
+                f"the workflow memo has no {ACTIVITY_TASK_QUEUE_MEMO!r}: no runner queue to use",
+            )
+        try:
+            outcome: ExecutionOutcome = await workflow.execute_activity(
+                EXECUTE_WORKFLOW_ACTIVITY,
+                ExecuteWorkflowInput(execution_id=request.execution_id),
+                task_queue=queue,
+                result_type=ExecutionOutcome,
+                # Not retried by Temporal: with no runner polling the queue, the execution
+                # FAILS after this long instead of waiting in PENDING forever.
+                schedule_to_start_timeout=timedelta(seconds=request.runner_start_timeout_seconds),
+                # ExecuteWorkflow completes asynchronously when the DSL run ends.
+                start_to_close_timeout=timedelta(seconds=request.execution_timeout_seconds),
+                retry_policy=EXECUTE_RETRY,
+            )
+        except ActivityError as err:
+            return await self._fail(request.execution_id, describe_failure(err, queue, request))
+        return outcome
+
+    async def _fail(self, execution_id: str, message: str) -> ExecutionOutcome:
+        workflow.logger.error("execution %s failed: %s", execution_id, message)
+        await workflow.execute_local_activity(
+            RECORD_SYSTEM_FAILURE_ACTIVITY,
+            SystemFailure(execution_id=execution_id, message=message),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RECORD_RETRY,
+        )
+        return ExecutionOutcome(
+            execution_id=execution_id,
+            phase="FAILED",
+            error={
+                "type": "https://serverlessworkflow.io/spec/1.0.0/errors/runtime",
+                "status": 500,
+                "title": "Execution failed",
+                "detail": message,
+            },
+        )
+
+
+def describe_failure(err: ActivityError, queue: str, request: InvokeWorkflowInput) -> str:
+    """A message that tells an operator what to look at."""
+    cause = err.cause
+    if isinstance(cause, TimeoutError):
+        if cause.type == TimeoutType.SCHEDULE_TO_START:
+            return (
+                f"no runner picked up the execution within "
+                f"{request.runner_start_timeout_seconds:g}s: is a runner polling task queue "
+                f"{queue!r}?"
+            )
+        return f"the runner did not finish in time ({cause.type.name if cause.type else 'timeout'})"
+    if isinstance(cause, ApplicationError):
+        return f"the runner failed: {cause.message}"
+    return f"the runner failed: {cause or err}"

@@ -1,0 +1,1 @@
+"""Stigmer runner: the Temporal worker that executes DSL workflows on the runner queue."""

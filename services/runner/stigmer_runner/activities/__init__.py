@@ -1,0 +1,1 @@
+"""The runner's Temporal activities: the side effects DSL tasks perform."""

@@ -1,0 +1,46 @@
+"""Payloads between the runner's activities and its DSL workflow (same process family)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Signal through which ExecuteWorkflow hands the DSL workflow its async-completion token.
+COMPLETION_TOKEN_SIGNAL = "stigmer.runner.completion-token"
+REPORT_ACTIVITY = "stigmer.runner.report"
+COMPLETE_ACTIVITY = "stigmer.runner.complete-execute"
+
+
+@dataclass
+class RunOptions:
+    """Runner settings the (I/O-free) DSL workflow needs, captured when it starts."""
+
+    task_timeout_seconds: float = 300.0
+    task_heartbeat_seconds: float = 30.0
+    http_timeout_seconds: float = 60.0
+
+
+@dataclass
+class DslRunInput:
+    execution_id: str
+    workflow_id: str
+    document: dict[str, Any]
+    input: Any = None
+    env: dict[str, str] = field(default_factory=dict)
+    options: RunOptions = field(default_factory=RunOptions)
+
+
+@dataclass
+class ExecutionReport:
+    """A status update for the API, as plain JSON (a StatusUpdate dumped in JSON mode)."""
+
+    execution_id: str
+    update: dict[str, Any]
+
+
+@dataclass
+class CompleteExecute:
+    """Complete the ExecuteWorkflow activity identified by ``task_token`` (base64)."""
+
+    task_token: str
+    outcome: dict[str, Any]

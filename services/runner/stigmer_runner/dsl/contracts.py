@@ -1,0 +1,80 @@
+"""Payloads that cross between the DSL workflow and the runner's activities.
+
+Plain dataclasses only: Temporal's default data converter serialises them as JSON. Both
+the workflow (through the interpreter) and the activities import this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+HTTP_CALL_ACTIVITY = "stigmer.runner.http.call"
+"""Activity name of :class:`stigmer_runner.activities.http_call.HttpCallActivities`."""
+
+# ``ApplicationError.type`` values the HTTP activity raises, so the workflow can turn an
+# activity failure into the right DSL problem (see errors.http_failure_problem).
+HTTP_TRANSPORT_ERROR = "HttpTransportError"
+"""The request could not be sent or the response not read (retryable)."""
+HTTP_TIMEOUT_ERROR = "HttpTimeout"
+"""The request timed out; not retryable when it was the task's own ``timeout`` (final)."""
+HTTP_INVALID_REQUEST_ERROR = "HttpInvalidRequest"
+"""The request cannot be sent as built, e.g. a malformed URL (not retryable)."""
+HTTP_RESPONSE_TOO_LARGE_ERROR = "HttpResponseTooLarge"
+"""The response body exceeded the activity's size limit (not retryable)."""
+
+
+@dataclass
+class HttpRequest:
+    """One HTTP request as the ``call: http`` task resolved it: no expressions left."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    # True: follow redirects and accept 3xx; False: a 3xx is returned as is (and faults).
+    redirect: bool = False
+    timeout_seconds: float | None = None
+    # The task's ``output`` format (content, response or raw); raw bytes travel only for raw.
+    output: str = "content"
+
+
+@dataclass
+class HttpResponse:
+    """An HTTP response; 4xx and 5xx are responses too (the interpreter decides they fault).
+
+    ``content`` is the body decoded by content type: JSON for application/json and
+    ``+json``, text for ``text/*``, base64 otherwise; None when the body is empty.
+    ``raw_base64`` holds the undecoded body, only when the request asked for ``raw``.
+    Header names are lower-case; repeated headers are joined with ", ".
+    """
+
+    status_code: int
+    headers: dict[str, str] = field(default_factory=dict)
+    content: Any = None
+    content_type: str | None = None
+    raw_base64: str | None = None
+    # The request as sent (final URL with query, headers with credentials redacted), for
+    # ``output: response``.
+    request_method: str = ""
+    request_uri: str = ""
+    request_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TaskEvent:
+    """A task changed phase. ``phase`` is a :class:`stigmer_core.model.TaskPhase` value.
+
+    ``task_id`` is the task's JSON pointer in the document (``/do/0/greet``); ``at`` an ISO
+    8601 UTC time from the runtime's clock; ``error`` the RFC 7807 problem of a FAILED task.
+    """
+
+    task_id: str
+    name: str
+    type: str
+    phase: str
+    at: str
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None

@@ -1,0 +1,360 @@
+"""Run a Serverless Workflow DSL 1.0 document: data flow, flow directives and task reports.
+
+The interpreter is deterministic so it can run inside a Temporal workflow: it does no I/O,
+reads no clock and draws no random numbers; side effects and time come from the
+:class:`~stigmer_runner.dsl.runtime.TaskRuntime` it is given. It imports only the standard
+library, ``jq``, ``stigmer_core`` and this package.
+
+Data flow follows the specification (dsl.md, "Data Flow"): workflow ``input.from``, then
+for each task ``if`` (on the raw input), ``input.from``, the task itself, ``output.as``,
+``export.as`` (into ``$context``), and finally the workflow's ``output.as``. What a task
+type does is up to its handler (``stigmer_runner.dsl.tasks``); this module holds what all
+tasks share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from stigmer_core.model import TaskPhase
+from stigmer_runner.dsl.contracts import TaskEvent
+from stigmer_runner.dsl.errors import ErrorType, WorkflowError, runtime_problem
+from stigmer_runner.dsl.expressions import ExpressionError, evaluate, evaluate_value, truthy
+from stigmer_runner.dsl.runtime import TaskRuntime
+from stigmer_runner.dsl.tasks import (
+    DEFAULT_HANDLERS,
+    TASK_TYPES,
+    Directive,
+    ListOutcome,
+    TaskContext,
+    TaskHandler,
+    task_type,
+)
+
+RUNTIME_NAME = "stigmer"
+
+
+class _ReportFailedError(Exception):
+    """A status report failed: infrastructure trouble, never the task's fault.
+
+    Carried up untouched through the tasks that enclose the reporting one (which would
+    otherwise turn it into their own runtime error) and unwrapped by ``run``.
+    """
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+class Interpreter:
+    """Runs one workflow document; create one per execution.
+
+    ``handlers`` maps task types to handlers (defaults to every supported type);
+    ``execution_id`` is ``$workflow.id``; ``secrets`` is ``$secrets``, also used by
+    secret-based authentication policies; ``runtime_version`` goes into ``$runtime``.
+    """
+
+    def __init__(
+        self,
+        document: dict[str, Any],
+        *,
+        runtime: TaskRuntime,
+        handlers: Mapping[str, TaskHandler] | None = None,
+        execution_id: str = "",
+        secrets: Mapping[str, Any] | None = None,
+        runtime_version: str = "dev",
+    ) -> None:
+        self._document: Mapping[str, Any] = document if isinstance(document, Mapping) else {}
+        self._valid_document = isinstance(document, Mapping)
+        self._runtime = runtime
+        self._handlers = DEFAULT_HANDLERS if handlers is None else handlers
+        self._execution_id = execution_id
+        self._secrets: Mapping[str, Any] = secrets or {}
+        self._runtime_descriptor = {
+            "name": RUNTIME_NAME,
+            "version": runtime_version,
+            "metadata": {},
+        }
+        self._context: Any = {}
+        self._workflow: dict[str, Any] = {}
+
+    # --- the Engine protocol (what task handlers use) ------------------------------------
+
+    @property
+    def runtime(self) -> TaskRuntime:
+        return self._runtime
+
+    @property
+    def document(self) -> Mapping[str, Any]:
+        return self._document
+
+    @property
+    def secrets(self) -> Mapping[str, Any]:
+        return self._secrets
+
+    def now_epoch(self) -> float:
+        return self._runtime.now().timestamp()
+
+    def variables(self, task: TaskContext) -> dict[str, Any]:
+        """Runtime expression arguments (dsl.md, "Runtime expression arguments")."""
+        return {
+            **task.scope,
+            "context": self._context,
+            "input": task.input,
+            "secrets": self._secrets,
+            "task": {
+                "name": task.name,
+                "reference": task.pointer,
+                "definition": task.definition,
+                "input": task.raw_input,
+                "output": task.raw_output,
+                "startedAt": _datetime_descriptor(task.started_at),
+            },
+            "workflow": self._workflow,
+            "runtime": self._runtime_descriptor,
+            "authorization": task.authorization,
+        }
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def run(self, input: Any) -> Any:
+        """Run the workflow on ``input``; return its output or raise :class:`WorkflowError`."""
+        if not self._valid_document:
+            raise WorkflowError.of(
+                ErrorType.CONFIGURATION, "the workflow document must be a mapping", instance=""
+            )
+        self._context = {}
+        self._workflow = {
+            "id": self._execution_id,
+            "definition": self._document,
+            "input": input,
+            "startedAt": _datetime_descriptor(self._runtime.now()),
+        }
+        try:
+            data = self._workflow_filter(input, "input", "from", context=False)
+            outcome = await self.run_tasks(self._document.get("do"), "/do", data, {})
+            return self._workflow_filter(outcome.output, "output", "as", context=True)
+        except _ReportFailedError as exc:
+            raise exc.original from None
+
+    async def run_tasks(
+        self, tasks: Any, pointer: str, data: Any, scope: Mapping[str, Any]
+    ) -> ListOutcome:
+        """Run the task list at ``pointer`` on ``data``, following ``then`` directives."""
+        if not isinstance(tasks, list):
+            raise WorkflowError.of(
+                ErrorType.CONFIGURATION, f"{pointer} must be a list of tasks", instance=pointer
+            )
+        entries: list[tuple[str, Any, str]] = []
+        positions: dict[str, int] = {}
+        for index, item in enumerate(tasks):
+            if not isinstance(item, Mapping) or len(item) != 1:
+                raise WorkflowError.of(
+                    ErrorType.CONFIGURATION,
+                    f"{pointer}/{index} must map exactly one task name to its definition",
+                    instance=f"{pointer}/{index}",
+                )
+            ((name, definition),) = item.items()
+            entries.append((str(name), definition, f"{pointer}/{index}/{_escape(str(name))}"))
+            positions.setdefault(str(name), index)
+        index = 0
+        while index < len(entries):
+            name, definition, task_pointer = entries[index]
+            data, then = await self._run_task(name, definition, task_pointer, data, scope)
+            if then == Directive.END:
+                return ListOutcome(data, ended=True)
+            if then == Directive.EXIT:
+                return ListOutcome(data)
+            if then == Directive.CONTINUE:
+                index += 1
+                continue
+            if then not in positions:
+                raise WorkflowError.of(
+                    ErrorType.CONFIGURATION,
+                    f"task {name!r}: then names {then!r}, which is not a task of this list",
+                    instance=task_pointer,
+                )
+            index = positions[then]
+        return ListOutcome(data)
+
+    async def _run_task(
+        self, name: str, definition: Any, pointer: str, raw_input: Any, scope: Mapping[str, Any]
+    ) -> tuple[Any, str]:
+        """Run one task; return its transformed output and the directive to follow."""
+        kind = task_type(definition) if isinstance(definition, Mapping) else None
+        task = TaskContext(
+            name=name,
+            pointer=pointer,
+            type=kind or "unknown",
+            definition=definition if isinstance(definition, Mapping) else {},
+            raw_input=raw_input,
+            input=raw_input,
+            started_at=self._runtime.now(),
+            engine=self,
+            scope=scope,
+        )
+        try:
+            handler = self._handler(task, definition, kind)
+            if not self._should_run(task):
+                await self._report(task, TaskPhase.SKIPPED, output=raw_input)
+                return raw_input, Directive.CONTINUE
+            task.input = self._filter(task, "input", "from", raw_input)
+        except (asyncio.CancelledError, _ReportFailedError):
+            raise
+        except Exception as exc:
+            await self._fail(task, exc)
+
+        await self._report(task, TaskPhase.RUNNING)
+        try:
+            result = await handler(task)
+            task.raw_output, task.authorization = result.output, result.authorization
+            output = self._filter(task, "output", "as", result.output)
+            export = _setting(task, "export", "as")
+            if export is not None:
+                self._context = self._transform(
+                    task, export, output, "export.as", extra={"output": output}
+                )
+            then = result.then or task.definition.get("then") or Directive.CONTINUE
+            if not isinstance(then, str):
+                raise task.configuration_error("'then' must be continue, exit, end or a task name")
+        except asyncio.CancelledError:
+            await self._report(task, TaskPhase.CANCELLED)
+            raise
+        except _ReportFailedError:
+            raise
+        except Exception as exc:
+            await self._fail(task, exc)
+        await self._report(task, TaskPhase.COMPLETED, output=output)
+        return output, then
+
+    def _handler(self, task: TaskContext, definition: Any, kind: str | None) -> TaskHandler:
+        if not isinstance(definition, Mapping):
+            raise task.configuration_error("a task definition must be a mapping")
+        if kind is None:
+            raise task.configuration_error(
+                f"the definition has no task type; expected one of {', '.join(TASK_TYPES)}"
+            )
+        handler = self._handlers.get(kind)
+        if handler is None:
+            raise task.configuration_error(f"{kind} tasks are not supported yet")
+        return handler
+
+    def _should_run(self, task: TaskContext) -> bool:
+        condition = task.definition.get("if")
+        if condition is None:
+            return True
+        if not isinstance(condition, str):
+            raise task.configuration_error("'if' must be a runtime expression")
+        # Evaluated on the raw input, before any other expression of the task (dsl-reference).
+        return truthy(task.evaluate(condition, field="if"))
+
+    def _filter(self, task: TaskContext, key: str, sub: str, data: Any) -> Any:
+        spec = _setting(task, key, sub)
+        return data if spec is None else self._transform(task, spec, data, f"{key}.{sub}")
+
+    def _transform(
+        self,
+        task: TaskContext,
+        spec: Any,
+        data: Any,
+        field: str,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """``input.from``, ``output.as``, ``export.as``: bare jq, ``${ }`` or an object."""
+        if isinstance(spec, str):
+            return task.evaluate(spec, field=field, data=data, extra=extra)
+        if isinstance(spec, Mapping):
+            return task.evaluate_value(spec, field=field, data=data, extra=extra)
+        raise task.configuration_error(f"{field} must be a runtime expression or an object")
+
+    def _workflow_filter(self, data: Any, key: str, sub: str, *, context: bool) -> Any:
+        """The workflow's own ``input.from`` (no ``$context`` yet) or ``output.as``."""
+        settings = self._document.get(key)
+        spec = settings.get(sub) if isinstance(settings, Mapping) else None
+        if spec is None:
+            return data
+        pointer = f"/{key}/{sub}"
+        variables: dict[str, Any] = {
+            "secrets": self._secrets,
+            "workflow": self._workflow,
+            "runtime": self._runtime_descriptor,
+        }
+        if context:
+            variables["context"] = self._context
+        try:
+            if isinstance(spec, str):
+                return evaluate(spec, data, variables, now=self.now_epoch())
+            if isinstance(spec, Mapping):
+                return evaluate_value(spec, data, variables, now=self.now_epoch())
+        except ExpressionError as exc:
+            raise WorkflowError.of(
+                ErrorType.EXPRESSION, f"{pointer}: {exc}", instance=pointer
+            ) from None
+        raise WorkflowError.of(
+            ErrorType.CONFIGURATION,
+            f"{pointer} must be a runtime expression or an object",
+            instance=pointer,
+        )
+
+    async def _fail(self, task: TaskContext, exc: Exception) -> NoReturn:
+        """Report ``task`` FAILED and raise the WorkflowError that stands for ``exc``."""
+        if isinstance(exc, WorkflowError):
+            await self._report(task, TaskPhase.FAILED, error=exc.located(task.pointer).problem)
+            raise exc
+        # A bug or an infrastructure failure. The original stays the cause, so the host can
+        # tell them apart (and retry the latter rather than fail the run).
+        error = WorkflowError(runtime_problem(exc, instance=task.pointer))
+        await self._report(task, TaskPhase.FAILED, error=error.problem)
+        raise error from exc
+
+    async def _report(
+        self,
+        task: TaskContext,
+        phase: TaskPhase,
+        *,
+        output: Any = None,
+        error: dict[str, Any] | None = None,
+    ) -> None:
+        event = TaskEvent(
+            task_id=task.pointer,
+            name=task.name,
+            type=task.type,
+            phase=phase.value,
+            at=_iso(self._runtime.now()),
+            input=task.input,
+            output=output,
+            error=error,
+        )
+        try:
+            await self._runtime.report(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise _ReportFailedError(exc) from exc
+
+
+def _setting(task: TaskContext, key: str, sub: str) -> Any:
+    settings = task.definition.get(key)
+    if settings is None:
+        return None
+    if not isinstance(settings, Mapping):
+        raise task.configuration_error(f"'{key}' must be a mapping")
+    return settings.get(sub)
+
+
+def _escape(name: str) -> str:
+    """A task name as a JSON pointer segment (RFC 6901)."""
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _datetime_descriptor(moment: datetime) -> dict[str, Any]:
+    """The spec's dateTimeDescriptor: ISO 8601 and epoch seconds and milliseconds."""
+    millis = int(moment.timestamp() * 1000)
+    return {"iso8601": _iso(moment), "epoch": {"seconds": millis // 1000, "milliseconds": millis}}

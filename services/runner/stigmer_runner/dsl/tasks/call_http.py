@@ -1,0 +1,200 @@
+"""``call: http``: resolve the request, send it through the runtime, shape the output.
+
+The endpoint is a runtime expression or a URI template whose ``{name}`` placeholders take
+top-level properties of the task input (RFC 6570 simple string expansion, as the DSL
+reference specifies). Headers, query, body and credentials may hold ``${ }`` expressions.
+A status outside 2xx (3xx allowed with ``redirect: true``) faults with a communication error
+carrying that status.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
+from stigmer_runner.dsl.durations import duration_seconds
+from stigmer_runner.dsl.errors import ErrorType, WorkflowError, http_status_problem
+from stigmer_runner.dsl.expressions import is_expression
+from stigmer_runner.dsl.tasks.authentication import resolve_authentication
+from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
+
+_OUTPUTS = ("content", "response", "raw")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_HTTP_URL = re.compile(r"^https?://[^/?#\s]+", re.IGNORECASE)
+_EXCERPT_CHARS = 300
+
+
+async def call_http(task: TaskContext) -> TaskResult:
+    """Run one ``call: http`` task."""
+    args = task.definition.get("with")
+    if not isinstance(args, Mapping):
+        raise task.configuration_error("'with' must be a mapping with 'method' and 'endpoint'")
+    method = task.evaluate_value(args.get("method"), field="with.method")
+    if not isinstance(method, str) or not method.strip():
+        raise task.configuration_error("with.method must be an HTTP method such as get or post")
+    output = args.get("output", "content")
+    if output not in _OUTPUTS:
+        raise task.configuration_error(f"with.output must be one of {', '.join(_OUTPUTS)}")
+    redirect = args.get("redirect", False)
+    if not isinstance(redirect, bool):
+        raise task.configuration_error("with.redirect must be true or false")
+
+    uri, policy = _endpoint(task, args.get("endpoint"))
+    headers = _strings(task, args.get("headers"), "with.headers")
+    authorization = resolve_authentication(task, policy, field="with.endpoint.authentication")
+    if authorization is not None:
+        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+        headers["Authorization"] = authorization.header
+
+    request = HttpRequest(
+        method=method.strip().upper(),
+        url=uri,
+        headers=headers,
+        query=_strings(task, args.get("query"), "with.query"),
+        body=task.evaluate_value(args.get("body"), field="with.body"),
+        redirect=redirect,
+        timeout_seconds=_timeout(task),
+        output=output,
+    )
+    response = await task.runtime.call_http(request)
+    highest = 400 if redirect else 300
+    if not 200 <= response.status_code < highest:
+        raise WorkflowError(
+            http_status_problem(
+                response.status_code,
+                method=request.method,
+                uri=response.request_uri or request.url,
+                excerpt=_excerpt(response.content),
+                instance=task.pointer,
+            )
+        )
+    return TaskResult(
+        _shape(response, request, output),
+        authorization=authorization.descriptor() if authorization else None,
+    )
+
+
+def _endpoint(task: TaskContext, endpoint: Any) -> tuple[str, Any]:
+    """The URL to call and the authentication policy, if any."""
+    policy = None
+    field = "with.endpoint"
+    if isinstance(endpoint, Mapping):
+        policy = endpoint.get("authentication")
+        endpoint = endpoint.get("uri")
+        field = "with.endpoint.uri"
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise task.configuration_error(f"{field} must be a URI, a URI template or an expression")
+    if is_expression(endpoint):
+        uri = task.evaluate(endpoint, field=field)
+        if not isinstance(uri, str):
+            raise task.configuration_error(f"{field} evaluated to {_kind(uri)}, not a URI")
+    else:
+        uri = _expand(task, endpoint, field)
+    uri = uri.strip()
+    if not _HTTP_URL.match(uri):
+        raise task.configuration_error(f"{field} must be an absolute http(s) URI, got {uri!r}")
+    return uri, policy
+
+
+def _expand(task: TaskContext, template: str, field: str) -> str:
+    """RFC 6570 simple string expansion with the task input's top-level properties."""
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match.group(1)
+        value = task.input.get(name) if isinstance(task.input, Mapping) else None
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            text = str(value)
+        else:
+            raise WorkflowError.of(
+                ErrorType.EXPRESSION,
+                f"task {task.name!r}, {field}: {{{name}}} is {_kind(value)}; a URI template "
+                "variable must be a string, number, boolean or null",
+                instance=task.pointer,
+            )
+        return quote(text, safe="")
+
+    return _PLACEHOLDER.sub(value_of, template)
+
+
+def _strings(task: TaskContext, value: Any, field: str) -> dict[str, str]:
+    """Headers or query parameters: a mapping (or an expression giving one) of scalars."""
+    resolved = task.evaluate_value(value, field=field)
+    if resolved is None:
+        return {}
+    if not isinstance(resolved, Mapping):
+        raise task.configuration_error(f"{field} must be a mapping, got {_kind(resolved)}")
+    strings: dict[str, str] = {}
+    for key, item in resolved.items():
+        if item is None:
+            continue
+        if isinstance(item, bool):
+            strings[str(key)] = "true" if item else "false"
+        elif isinstance(item, str | int | float):
+            strings[str(key)] = str(item)
+        else:
+            raise task.configuration_error(f"{field}.{key} must be a string, got {_kind(item)}")
+    return strings
+
+
+def _timeout(task: TaskContext) -> float | None:
+    """The task's ``timeout.after`` in seconds, inline or named in ``use.timeouts``."""
+    timeout = task.definition.get("timeout")
+    field = "timeout"
+    if timeout is None:
+        return None
+    if isinstance(timeout, str):
+        timeouts = (task.document.get("use") or {}).get("timeouts") or {}
+        if not isinstance(timeouts, Mapping) or timeout not in timeouts:
+            raise task.configuration_error(
+                f"timeout names {timeout!r}, which is not defined in use.timeouts"
+            )
+        field, timeout = f"use.timeouts.{timeout}", timeouts[timeout]
+    after = timeout.get("after") if isinstance(timeout, Mapping) else None
+    if isinstance(after, str) and is_expression(after):
+        after = task.evaluate(after, field=f"{field}.after")
+    try:
+        return duration_seconds(after)
+    except ValueError as exc:
+        raise task.configuration_error(f"{field}.after: {exc}") from None
+
+
+def _shape(response: HttpResponse, request: HttpRequest, output: str) -> Any:
+    if output == "raw":
+        return response.raw_base64
+    if output == "response":
+        return {
+            "request": {
+                "method": response.request_method or request.method,
+                "uri": response.request_uri or request.url,
+                "headers": response.request_headers,
+            },
+            "statusCode": response.status_code,
+            "headers": response.headers,
+            "content": response.content,
+        }
+    return response.content
+
+
+def _excerpt(content: Any) -> str | None:
+    if content is None:
+        return None
+    text = content if isinstance(content, str) else json.dumps(content, separators=(",", ":"))
+    return text if len(text) <= _EXCERPT_CHARS else text[:_EXCERPT_CHARS] + "..."
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"

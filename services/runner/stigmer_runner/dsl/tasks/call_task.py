@@ -1,0 +1,34 @@
+"""The ``call`` task: dispatch to the called function (only ``http`` for now)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from stigmer_runner.dsl.tasks.base import TaskContext, TaskHandler, TaskResult
+from stigmer_runner.dsl.tasks.call_http import call_http
+
+CALL_FUNCTIONS: Mapping[str, TaskHandler] = MappingProxyType({"http": call_http})
+"""Built-in functions by the name ``call`` gives them."""
+
+_NOT_YET = ("asyncapi", "grpc", "openapi", "a2a", "mcp")
+
+
+async def run_call(task: TaskContext) -> TaskResult:
+    """Run the function named by ``call``."""
+    function = task.definition.get("call")
+    if not isinstance(function, str) or not function:
+        raise task.configuration_error("'call' must name a function, such as http")
+    handler = CALL_FUNCTIONS.get(function)
+    if handler is not None:
+        return await handler(task)
+    if function in _NOT_YET:
+        raise task.configuration_error(f"call: {function} is not supported yet")
+    functions = (task.document.get("use") or {}).get("functions") or {}
+    if isinstance(functions, Mapping) and function in functions:
+        raise task.configuration_error(
+            f"calling the function {function!r} from use.functions is not supported yet"
+        )
+    raise task.configuration_error(
+        f"call: {function!r} is neither a built-in function nor defined in use.functions"
+    )

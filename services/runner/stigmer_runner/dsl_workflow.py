@@ -1,0 +1,166 @@
+"""The Temporal workflow that runs one execution's DSL document.
+
+Interpretation happens here, deterministically; every side effect is an activity (task
+work such as HTTP calls) or a local activity (status reports), so a runner that dies
+mid-run loses nothing: another runner replays the history and carries on, and tasks that
+completed are not run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    import jq  # noqa: F401  - C extension: load once, outside the sandbox
+
+    from stigmer_core.temporal_contracts import DSL_WORKFLOW, ExecutionOutcome
+    from stigmer_runner.contracts import (
+        COMPLETE_ACTIVITY,
+        COMPLETION_TOKEN_SIGNAL,
+        REPORT_ACTIVITY,
+        CompleteExecute,
+        DslRunInput,
+        ExecutionReport,
+    )
+    from stigmer_runner.dsl.contracts import (
+        HTTP_CALL_ACTIVITY,
+        HTTP_INVALID_REQUEST_ERROR,
+        HTTP_RESPONSE_TOO_LARGE_ERROR,
+        HttpRequest,
+        HttpResponse,
+        TaskEvent,
+    )
+    from stigmer_runner.dsl.errors import (
+        WorkflowError,
+        http_failure_problem,
+        runtime_problem,
+    )
+    from stigmer_runner.dsl.interpreter import Interpreter
+
+REPORT_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    maximum_interval=timedelta(seconds=10),
+    maximum_attempts=0,  # the API may be restarting: keep trying, the run waits
+    non_retryable_error_types=["NotFoundError", "ValidationFailedError"],
+)
+# Platform-level retries of a task's side effect (a connection reset, a runner that died
+# mid-call). DSL-level retries are the workflow author's, through try/retry.
+TASK_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=3,
+    non_retryable_error_types=[HTTP_INVALID_REQUEST_ERROR, HTTP_RESPONSE_TOO_LARGE_ERROR],
+)
+
+
+class _WorkflowRuntime:
+    """The interpreter's port to the outside world, implemented with Temporal commands."""
+
+    def __init__(self, run: DslRunInput) -> None:
+        self._run = run
+
+    def now(self) -> datetime:
+        return workflow.now()
+
+    async def call_http(self, request: HttpRequest) -> HttpResponse:
+        options = self._run.options
+        try:
+            return await workflow.execute_activity(
+                HTTP_CALL_ACTIVITY,
+                request,
+                result_type=HttpResponse,
+                start_to_close_timeout=timedelta(seconds=options.task_timeout_seconds),
+                heartbeat_timeout=timedelta(seconds=options.task_heartbeat_seconds),
+                retry_policy=TASK_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError):
+                raise WorkflowError(http_failure_problem(cause.type, cause.message)) from err
+            raise WorkflowError(
+                http_failure_problem(None, f"{request.method} {request.url} failed: {cause or err}")
+            ) from err
+
+    async def report(self, event: TaskEvent) -> None:
+        task: dict[str, Any] = {
+            "id": event.task_id,
+            "name": event.name,
+            "type": event.type,
+            "phase": event.phase,
+            "input": event.input,
+            "output": event.output,
+            "error": event.error,
+        }
+        task["started_at" if event.phase == "RUNNING" else "completed_at"] = event.at
+        await self.send({"tasks": [task]})
+
+    async def send(self, update: dict[str, Any]) -> bool:
+        accepted: bool = await workflow.execute_local_activity(
+            REPORT_ACTIVITY,
+            ExecutionReport(execution_id=self._run.execution_id, update=update),
+            result_type=bool,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=REPORT_RETRY,
+        )
+        return accepted
+
+
+@workflow.defn(name=DSL_WORKFLOW)
+class DslWorkflow:
+    def __init__(self) -> None:
+        self._token: str | None = None
+
+    @workflow.signal(name=COMPLETION_TOKEN_SIGNAL)
+    def completion_token(self, token: str) -> None:
+        """ExecuteWorkflow's latest attempt hands over its task token."""
+        self._token = token
+
+    @workflow.run
+    async def run(self, run: DslRunInput) -> ExecutionOutcome:
+        runtime = _WorkflowRuntime(run)
+        execution_id = run.execution_id
+        try:
+            interpreter = Interpreter(run.document, runtime=runtime, execution_id=execution_id)
+            output = await interpreter.run(run.input)
+            outcome = ExecutionOutcome(execution_id=execution_id, phase="COMPLETED", output=output)
+        except WorkflowError as err:
+            outcome = ExecutionOutcome(execution_id=execution_id, phase="FAILED", error=err.problem)
+        except asyncio.CancelledError:
+            outcome = ExecutionOutcome(execution_id=execution_id, phase="CANCELLED")
+        except Exception as exc:  # a bug in the interpreter must still end the execution
+            workflow.logger.exception("interpreter crashed on %s", execution_id)
+            outcome = ExecutionOutcome(
+                execution_id=execution_id, phase="FAILED", error=runtime_problem(exc)
+            )
+        if outcome.phase != "CANCELLED":  # a cancel was already recorded by the API
+            final: dict[str, Any] = {"phase": outcome.phase}
+            if outcome.phase == "COMPLETED":
+                final["output"] = outcome.output
+            else:
+                final["error"] = outcome.error
+                final["message"] = (outcome.error or {}).get("title")
+            await runtime.send(final)
+        await workflow.wait_condition(lambda: self._token is not None)
+        assert self._token is not None
+        await workflow.execute_local_activity(
+            COMPLETE_ACTIVITY,
+            CompleteExecute(task_token=self._token, outcome=_as_dict(outcome)),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=REPORT_RETRY,
+        )
+        return outcome
+
+
+def _as_dict(outcome: ExecutionOutcome) -> dict[str, Any]:
+    return {
+        "execution_id": outcome.execution_id,
+        "phase": outcome.phase,
+        "output": outcome.output,
+        "error": outcome.error,
+    }

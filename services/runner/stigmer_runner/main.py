@@ -1,0 +1,73 @@
+"""``stigmer-runner``: the Temporal worker on the runner queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import httpx
+from temporalio.worker import Worker
+
+from stigmer_core.api_client import StigmerClient
+from stigmer_core.logs import configure_logging
+from stigmer_core.process import run_until_signal
+from stigmer_core.temporal_connect import connect_with_retry
+from stigmer_runner.activities.http_call import HttpCallActivities
+from stigmer_runner.contracts import RunOptions
+from stigmer_runner.dsl_workflow import DslWorkflow
+from stigmer_runner.execute import ExecuteWorkflow
+from stigmer_runner.reporting import Reporter
+from stigmer_runner.settings import RunnerSettings
+
+log = logging.getLogger(__name__)
+
+
+def run_options(settings: RunnerSettings) -> RunOptions:
+    return RunOptions(
+        task_timeout_seconds=settings.stigmer_runner_task_timeout_seconds,
+        task_heartbeat_seconds=settings.stigmer_runner_task_heartbeat_seconds,
+        http_timeout_seconds=settings.stigmer_runner_http_timeout_seconds,
+    )
+
+
+async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None) -> None:
+    """Poll the runner queue until cancelled, then let in-flight activities finish
+    within the grace period and close clients in reverse order."""
+    client = await connect_with_retry(settings)
+    token = settings.stigmer_runner_token or settings.stigmer_api_token
+    async with (
+        StigmerClient.connect(
+            settings.stigmer_api_url,
+            token=token.get_secret_value() if token else None,
+            timeout=settings.stigmer_api_timeout_seconds,
+        ) as api,
+        httpx.AsyncClient(timeout=settings.stigmer_runner_http_timeout_seconds) as http,
+    ):
+        execute = ExecuteWorkflow(api=api, temporal=client, options=run_options(settings))
+        reporter = Reporter(api=api, temporal=client)
+        http_calls = HttpCallActivities(http=http)
+        worker = Worker(
+            client,
+            task_queue=settings.temporal_workflow_execution_runner_task_queue,
+            workflows=[DslWorkflow],
+            activities=[execute.execute, reporter.report, reporter.complete, http_calls.call],
+            max_concurrent_activities=settings.stigmer_runner_max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.stigmer_runner_max_concurrent_workflow_tasks,
+            graceful_shutdown_timeout=timedelta(seconds=settings.stigmer_shutdown_grace_seconds),
+        )
+        async with worker:
+            log.info(
+                "runner polling %r on %s",
+                settings.temporal_workflow_execution_runner_task_queue,
+                settings.temporal_host_port,
+            )
+            if started is not None:
+                started.set()
+            await asyncio.Event().wait()
+
+
+def main() -> None:
+    settings = RunnerSettings()
+    configure_logging(settings.stigmer_log_level, settings.stigmer_log_format)
+    run_until_signal(run(settings))

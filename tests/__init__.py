@@ -1,0 +1,1 @@
+"""Stigmer's tests; a package so that ``tests.services`` can be imported as a plugin."""

@@ -1,0 +1,1 @@
+"""Tests of the runner: the DSL interpreter, its activities and its workflow."""

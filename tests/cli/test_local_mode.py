@@ -68,6 +68,8 @@ def local(tmp_path: Path) -> Iterator[tuple[dict[str, str], LocalPaths]]:
         "STIGMER_API_URL": f"http://127.0.0.1:{free_port()}",
         "TEMPORAL_HOST_PORT": f"127.0.0.1:{free_port()}",
         "STIGMER_API_TOKEN": "",
+        # A cancelled HTTP call may still be in flight when the server stops.
+        "STIGMER_LOCAL_SHUTDOWN_GRACE_SECONDS": "2",
         "COLUMNS": "200",
     }
     try:

@@ -20,7 +20,10 @@ def stub() -> Iterator[StubServer]:
 
 @pytest.fixture(scope="module")
 def fleet(
-    temporal_address: str, mongodb_uri: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    temporal_address: str,
+    mongodb_uri: str,
+    redis_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Fleet]:
     """API, orchestrator and one runner as three processes."""
     fleet = Fleet(

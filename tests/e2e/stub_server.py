@@ -37,6 +37,8 @@ class StubServer:
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 with stub._lock:
                     stub.hits[url.path] += 1
+                    if "pet" in query:
+                        stub.hits[f"{url.path}?pet={query['pet']}"] += 1
                 parts = url.path.strip("/").split("/")
                 if parts[0] == "pets" and len(parts) == 2:
                     self._reply(200, {"id": int(parts[1]), "name": "Rex", "status": "available"})
@@ -52,6 +54,10 @@ class StubServer:
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def slow_hits(self, pet: int) -> int:
+        """How often /slow was called with ``pet=<pet>``."""
+        return self.hits[f"/slow?pet={pet}"]
 
     def __enter__(self) -> StubServer:
         self._thread.start()

@@ -41,7 +41,7 @@ async def test_happy_path_seen_in_order_over_sse(api: StigmerClient, stub: StubS
         "  - finish:\n"
         "      set:\n"
         "        name: ${ .name }\n"
-        "        greeting: ${ \"hello \" + .name }\n",
+        '        greeting: ${ "hello " + .name }\n',
     )
     workflow = await api.register_workflow(document)
     execution = await api.create_execution(workflow_id=workflow.metadata.id, input={"petId": 7})

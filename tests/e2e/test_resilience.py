@@ -26,7 +26,9 @@ def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:6]}"
 
 
-async def final_state(api: StigmerClient, execution_id: str, timeout: float = 90) -> WorkflowExecution:
+async def final_state(
+    api: StigmerClient, execution_id: str, timeout: float = 90
+) -> WorkflowExecution:
     async def last() -> WorkflowExecution:
         snapshots = [s async for s in api.watch_execution(execution_id)]
         return snapshots[-1]
@@ -177,7 +179,9 @@ async def test_no_runner_fails_with_clear_message(
             assert final.status.phase is ExecutionPhase.FAILED
             assert final.status.message is not None
             assert "no runner picked up" in final.status.message
-            assert fleet.env["TEMPORAL_WORKFLOW_EXECUTION_RUNNER_TASK_QUEUE"] in final.status.message
+            assert (
+                fleet.env["TEMPORAL_WORKFLOW_EXECUTION_RUNNER_TASK_QUEUE"] in final.status.message
+            )
     finally:
         fleet.stop()
 
@@ -206,3 +210,40 @@ async def test_cancel_stops_a_running_execution(fleet: Fleet, stub: StubServer) 
         after = await api.get_execution(execution.metadata.id)
         assert after.status.phase is ExecutionPhase.CANCELLED
         assert after.status.task("/do/1/never") is None
+
+
+async def test_sigterm_lets_the_call_in_flight_finish(
+    tmp_path: Path, temporal_address: str, mongodb_uri: str, redis_url: str, stub: StubServer
+) -> None:
+    fleet = new_fleet(
+        tmp_path, temporal_address, mongodb_uri, redis_url, STIGMER_SHUTDOWN_GRACE_SECONDS="20"
+    )
+    pet = random.randint(10_000, 99_999)
+    try:
+        fleet.start_api()
+        fleet.start_orchestrator()
+        first = fleet.start_runner("runner-1")
+        async with StigmerClient.connect(fleet.api_url, token=USER_TOKEN) as api:
+            workflow = await api.register_workflow(
+                workflow_yaml(
+                    unique("graceful"),
+                    "  - slow:\n"
+                    "      call: http\n"
+                    "      with:\n"
+                    "        method: get\n"
+                    f"        endpoint: {stub.url}/slow?seconds=2&pet={pet}\n",
+                )
+            )
+            execution = await api.create_execution(workflow_id=workflow.metadata.id)
+            await wait_for_task(api, execution.metadata.id, "/do/0/slow")
+            # SIGTERM: stop polling, finish the call in flight, exit cleanly.
+            exit_code = await asyncio.to_thread(first.stop, 30.0)
+            assert exit_code == 0, first.log_tail()
+            fleet.start_runner("runner-2")  # replays the DSL workflow and carries on
+            final = await final_state(api, execution.metadata.id)
+            assert final.status.phase is ExecutionPhase.COMPLETED, fleet.logs()
+            assert final.status.output == {"slept": 2.0}
+        assert stub.hits["/slow"] >= 1
+        assert stub.slow_hits(pet) == 1  # finished by runner-1, not run again by runner-2
+    finally:
+        fleet.stop()

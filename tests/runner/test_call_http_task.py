@@ -228,7 +228,9 @@ async def test_failed_call_reports_the_task_failed() -> None:
     runtime = FakeRuntime(lambda r: json_response(r, None, status=404))
     doc = {
         "document": HEADER,
-        "do": [{"get": {"call": "http", "with": {"method": "get", "endpoint": "https://h.example"}}}],
+        "do": [
+            {"get": {"call": "http", "with": {"method": "get", "endpoint": "https://h.example"}}}
+        ],
     }
     with pytest.raises(WorkflowError):
         await Interpreter(doc, runtime=runtime).run({})
@@ -349,9 +351,9 @@ async def test_basic_credentials_from_secrets() -> None:
         """,
         secrets={"partnerCredentials": {"username": "u", "password": "p"}},
     )
-    assert runtime.requests[0].headers["Authorization"] == "Basic " + base64.b64encode(
-        b"u:p"
-    ).decode()
+    assert (
+        runtime.requests[0].headers["Authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
+    )
 
 
 async def test_a_missing_secret_is_an_authorization_error() -> None:
@@ -406,7 +408,7 @@ async def test_unusable_authentication_is_a_configuration_error(
     [
         ({"after": {"seconds": 5}}, 5.0),
         ({"after": "PT1M"}, 60.0),
-        ({"after": "${ \"PT\" + (.s | tostring) + \"S\" }"}, 9.0),
+        ({"after": '${ "PT" + (.s | tostring) + "S" }'}, 9.0),
         ("short", 0.5),
     ],
 )

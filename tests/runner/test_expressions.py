@@ -52,12 +52,12 @@ def test_unwrap_strips_the_delimiters_or_keeps_bare_jq() -> None:
     [
         ("${ .a + 1 }", {"a": 1}, 2),
         (".user.claims.subject", {"user": {"claims": {"subject": "x"}}}, "x"),
-        ('{ ids: [ .a, .b ] }', {"a": 1, "b": 2}, {"ids": [1, 2]}),
+        ("{ ids: [ .a, .b ] }", {"a": 1, "b": 2}, {"ids": [1, 2]}),
         ("${ .missing }", {}, None),
         ("empty", {}, None),
         ("1, 2", None, 1),
         (".a # a trailing comment", {"a": 3}, 3),
-        ('def twice: . * 2; .a | twice', {"a": 4}, 8),
+        ("def twice: . * 2; .a | twice", {"a": 4}, 8),
     ],
 )
 def test_evaluate(expression: str, data: Any, expected: Any) -> None:
@@ -65,7 +65,9 @@ def test_evaluate(expression: str, data: Any, expected: Any) -> None:
 
 
 def test_variables_are_bound_by_name() -> None:
-    assert run("${ [$context.a, $input, $task.name] }", None, context={"a": 1}, input=2, task={"name": "t"}) == [
+    assert run(
+        "${ [$context.a, $input, $task.name] }", None, context={"a": 1}, input=2, task={"name": "t"}
+    ) == [
         1,
         2,
         "t",
@@ -145,7 +147,8 @@ def test_evaluate_value_walks_mappings_and_lists_and_leaves_other_strings() -> N
 
 
 def test_truthy_follows_jq() -> None:
-    assert [truthy(v) for v in (None, False, 0, "", [], {}, True)] == [
+    values: list[Any] = [None, False, 0, "", [], {}, True]
+    assert [truthy(v) for v in values] == [
         False,
         False,
         True,

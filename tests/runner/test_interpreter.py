@@ -59,13 +59,23 @@ async def test_each_task_reports_running_then_completed_with_its_data() -> None:
     assert runtime.events == [
         TaskEvent("/do/0/first", "first", "set", "RUNNING", "2025-01-02T03:04:05Z", input={}),
         TaskEvent(
-            "/do/0/first", "first", "set", "COMPLETED", "2025-01-02T03:04:05Z",
-            input={}, output={"a": 1},
+            "/do/0/first",
+            "first",
+            "set",
+            "COMPLETED",
+            "2025-01-02T03:04:05Z",
+            input={},
+            output={"a": 1},
         ),
         TaskEvent("/do/1/second", "second", "set", "RUNNING", "2025-01-02T03:04:05Z", input=1),
         TaskEvent(
-            "/do/1/second", "second", "set", "COMPLETED", "2025-01-02T03:04:05Z",
-            input=1, output={"b": 1},
+            "/do/1/second",
+            "second",
+            "set",
+            "COMPLETED",
+            "2025-01-02T03:04:05Z",
+            input=1,
+            output={"b": 1},
         ),
     ]
     assert {e.phase for e in runtime.events} <= {p.value for p in TaskPhase}
@@ -137,7 +147,11 @@ async def test_false_if_skips_the_task_and_passes_the_raw_input_on() -> None:
     )
     assert output == {"accepted": "Ann"}
     skipped = runtime.events[0]
-    assert (skipped.task_id, skipped.phase, skipped.type) == ("/do/0/rejectMinor", "SKIPPED", "raise")
+    assert (skipped.task_id, skipped.phase, skipped.type) == (
+        "/do/0/rejectMinor",
+        "SKIPPED",
+        "raise",
+    )
     assert skipped.output == skipped.input == {"customer": {"name": "Ann", "age": 30}}
 
 
@@ -432,7 +446,8 @@ async def test_expression_error_faults_the_task_with_its_pointer() -> None:
     assert problem["type"] == ErrorType.EXPRESSION
     assert problem["status"] == 400
     assert problem["instance"] == "/do/1/outer/do/0/broken"
-    assert "set" in problem["detail"] and ".a.b" in problem["detail"]
+    assert "set" in problem["detail"]
+    assert ".a.b" in problem["detail"]
     assert runtime.phases()[-2:] == [
         ("/do/1/outer/do/0/broken", "FAILED"),
         ("/do/1/outer", "FAILED"),
@@ -480,7 +495,8 @@ async def test_unknown_task_type_is_a_configuration_error() -> None:
     assert problem["type"] == ErrorType.CONFIGURATION
     assert problem["status"] == 400
     assert problem["instance"] == "/do/0/mystery"
-    assert "mystery" in problem["detail"] and "no task type" in problem["detail"]
+    assert "mystery" in problem["detail"]
+    assert "no task type" in problem["detail"]
     assert runtime.events[0].type == "unknown"
     assert runtime.phases() == [("/do/0/mystery", "FAILED")]
 
@@ -540,21 +556,30 @@ async def test_a_document_that_is_not_a_mapping_fails_cleanly() -> None:
 
 async def test_raise_a_reusable_error_with_expressions() -> None:
     # From the DSL examples (raise-reusable.yaml).
-    problem, runtime = await fail(
-        """
-        use:
-          errors:
-            notImplemented:
-              type: https://serverlessworkflow.io/errors/not-implemented
-              status: 500
-              title: Not Implemented
-              detail: ${ "The workflow '\\( $workflow.definition.document.name ):\\( $workflow.definition.document.version )' is a work in progress and cannot be run yet" }
-        do:
-          - notImplemented:
-              raise:
-                error: notImplemented
-        """
+    detail = (
+        "${ \"The workflow '\\( $workflow.definition.document.name ):"
+        "\\( $workflow.definition.document.version )' is a work in progress "
+        'and cannot be run yet" }'
     )
+    use = {
+        "errors": {
+            "notImplemented": {
+                "type": "https://serverlessworkflow.io/errors/not-implemented",
+                "status": 500,
+                "title": "Not Implemented",
+                "detail": detail,
+            }
+        }
+    }
+    runtime = FakeRuntime()
+    doc = {
+        "document": HEADER,
+        "use": use,
+        "do": [{"notImplemented": {"raise": {"error": "notImplemented"}}}],
+    }
+    with pytest.raises(WorkflowError) as caught:
+        await Interpreter(doc, runtime=runtime).run({})
+    problem = caught.value.problem
     assert problem == {
         "type": "https://serverlessworkflow.io/errors/not-implemented",
         "status": 500,
@@ -578,7 +603,11 @@ async def test_raise_keeps_an_explicit_instance_and_evaluates_fields() -> None:
         """,
         {"kind": "odd"},
     )
-    assert problem == {"type": "https://example.com/errors/odd", "status": 422, "instance": "/somewhere"}
+    assert problem == {
+        "type": "https://example.com/errors/odd",
+        "status": 422,
+        "instance": "/somewhere",
+    }
 
 
 @pytest.mark.parametrize(
@@ -587,7 +616,10 @@ async def test_raise_keeps_an_explicit_instance_and_evaluates_fields() -> None:
         ("missing", "'missing', which is not defined in use.errors"),
         ({"type": "https://e.com/x", "status": "400"}, "raise.error.status must be an integer"),
         ({"status": 400}, "raise.error.type must be a non-empty string"),
-        ({"type": "https://e.com/x", "status": 400, "title": 3}, "raise.error.title must be a string"),
+        (
+            {"type": "https://e.com/x", "status": 400, "title": 3},
+            "raise.error.title must be a string",
+        ),
     ],
 )
 async def test_raise_with_a_bad_error_is_a_configuration_error(error: Any, detail: str) -> None:
@@ -658,7 +690,9 @@ async def test_cancellation_reports_cancelled_tasks_and_propagates() -> None:
         """
     )
     with pytest.raises(asyncio.CancelledError):
-        await Interpreter(doc, runtime=runtime, handlers={**DEFAULT_HANDLERS, "set": cancelled}).run({})
+        await Interpreter(
+            doc, runtime=runtime, handlers={**DEFAULT_HANDLERS, "set": cancelled}
+        ).run({})
     assert runtime.phases()[-2:] == [
         ("/do/0/outer/do/0/waiting", "CANCELLED"),
         ("/do/0/outer", "CANCELLED"),
@@ -666,13 +700,13 @@ async def test_cancellation_reports_cancelled_tasks_and_propagates() -> None:
 
 
 async def test_a_failing_report_propagates_as_is_not_as_a_task_error() -> None:
-    class Unreachable(Exception):
+    class UnreachableError(Exception):
         pass
 
     class BrokenReports(FakeRuntime):
         async def report(self, event: TaskEvent) -> None:
             if event.task_id.endswith("inner") and event.phase == "COMPLETED":
-                raise Unreachable("the API is down")
+                raise UnreachableError("the API is down")
             await super().report(event)
 
     runtime = BrokenReports()
@@ -685,6 +719,6 @@ async def test_a_failing_report_propagates_as_is_not_as_a_task_error() -> None:
                     set: {}
         """
     )
-    with pytest.raises(Unreachable):
+    with pytest.raises(UnreachableError):
         await Interpreter(doc, runtime=runtime).run({})
     assert all(event.phase == "RUNNING" for event in runtime.events)

@@ -71,7 +71,7 @@ class _WorkflowRuntime:
     async def call_http(self, request: HttpRequest) -> HttpResponse:
         options = self._run.options
         try:
-            return await workflow.execute_activity(
+            response: HttpResponse = await workflow.execute_activity(
                 HTTP_CALL_ACTIVITY,
                 request,
                 result_type=HttpResponse,
@@ -79,6 +79,7 @@ class _WorkflowRuntime:
                 heartbeat_timeout=timedelta(seconds=options.task_heartbeat_seconds),
                 retry_policy=TASK_RETRY,
             )
+            return response
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError):

@@ -88,6 +88,7 @@ class ExecuteWorkflow:
                 handle = self._temporal.get_workflow_handle(
                     dsl_workflow_id(execution_id), result_type=ExecutionOutcome
                 )
-                return await handle.result()
+                finished: ExecutionOutcome = await handle.result()
+                return finished
             activity.logger.info("started DSL run of %s", execution_id)
             activity.raise_complete_async()

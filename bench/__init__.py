@@ -1,0 +1,1 @@
+"""Benchmarks of Stigmer against the bare Temporal path (run from the repository root)."""

@@ -43,6 +43,12 @@ class WorkerProcess:
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
 
+    @property
+    def pid(self) -> int:
+        if self.popen is None:
+            raise RuntimeError(f"bare {self.role} worker was not started")
+        return self.popen.pid
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until the worker polls; RuntimeError with its log if it never does."""
         deadline = time.monotonic() + timeout

@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 import temporalio
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
+from tests.services import LocalFerretDB, LocalRedis, LocalServer, LocalTemporal, free_port
 
 from bench.progress import say
-from tests.services import LocalFerretDB, LocalRedis, LocalServer, LocalTemporal, free_port
 
 
 @dataclass

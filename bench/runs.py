@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.cpu import CpuMeter
 from bench.progress import say
 from bench.stats import Burst, Latency
 
@@ -53,12 +54,16 @@ async def sequential(
     return timed
 
 
-async def burst(run_once: RunOnce, *, count: int, timeout: float) -> tuple[Burst, list[Timed]]:
+async def burst(
+    run_once: RunOnce, *, count: int, timeout: float, meter: CpuMeter
+) -> tuple[Burst, list[Timed]]:
     """Start ``count`` executions at once; throughput over first start → last completion."""
+    meter.start()
     began = time.monotonic()
     results = await asyncio.gather(
         *(run_once(timeout) for _ in range(count)), return_exceptions=True
     )
+    cpu = meter.stop()
     done = [r for r in results if isinstance(r, Timed)]
     errors = [r for r in results if not isinstance(r, Timed)]
     for error in errors[:3]:
@@ -71,6 +76,7 @@ async def burst(run_once: RunOnce, *, count: int, timeout: float) -> tuple[Burst
             failed=len(errors),
             window_seconds=last - first,
             latencies=[t.seconds for t in done],
+            cpu_seconds=cpu,
         ),
         done,
     )

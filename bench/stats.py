@@ -49,6 +49,8 @@ class Burst:
     failed: int
     window_seconds: float
     latencies: list[float] = field(default_factory=list)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    """CPU time each process used during the burst (the benchmark client included)."""
 
     @property
     def per_second(self) -> float:
@@ -122,8 +124,19 @@ def render_table(bare: PathResult, stigmer: PathResult) -> str:
         f"{percentile(stigmer.burst.latencies, 50) * 1000:>12.1f}"
     )
     if bare.burst.failed or stigmer.burst.failed:
+        lines.append(f"{'burst failures':<22}{bare.burst.failed:>15}{stigmer.burst.failed:>12}")
+    names = list(dict.fromkeys([*bare.burst.cpu_seconds, *stigmer.burst.cpu_seconds]))
+    if names:
+        lines.append("")
+        lines.append("CPU seconds used during the burst, per process:")
+        for name in names:
+            lines.append(
+                f"  {name:<20}{_cpu(bare.burst.cpu_seconds, name):>15}"
+                f"{_cpu(stigmer.burst.cpu_seconds, name):>12}"
+            )
         lines.append(
-            f"{'burst failures':<22}{bare.burst.failed:>15}{stigmer.burst.failed:>12}"
+            f"  {'total':<20}{sum(bare.burst.cpu_seconds.values()):>15.2f}"
+            f"{sum(stigmer.burst.cpu_seconds.values()):>12.2f}"
         )
     if stigmer.breakdown:
         lines.append("")
@@ -131,6 +144,10 @@ def render_table(bare: PathResult, stigmer: PathResult) -> str:
         for stage, seconds in stigmer.breakdown.items():
             lines.append(f"  {stage:<58}{seconds * 1000:>8.1f}")
     return "\n".join(lines)
+
+
+def _cpu(used: dict[str, float], name: str) -> str:
+    return f"{used[name]:.2f}" if name in used else "-"
 
 
 def as_json(bare: PathResult, stigmer: PathResult, environment: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +162,7 @@ def as_json(bare: PathResult, stigmer: PathResult, environment: dict[str, Any]) 
                 "failed": result.burst.failed,
                 "window_seconds": result.burst.window_seconds,
                 "executions_per_second": result.burst.per_second,
+                "cpu_seconds": result.burst.cpu_seconds,
                 "p50_latency_seconds": percentile(result.burst.latencies, 50)
                 if result.burst.latencies
                 else None,

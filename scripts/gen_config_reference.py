@@ -9,9 +9,11 @@ from __future__ import annotations
 import sys
 
 from pydantic import SecretStr
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from stigmer_api.settings import ApiSettings
+from stigmer_cli.settings import CliSettings
 from stigmer_orchestrator.settings import OrchestratorSettings
 from stigmer_runner.settings import RunnerSettings
 
@@ -19,10 +21,14 @@ SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("API (`stigmer-api`)", ApiSettings),
     ("Orchestrator (`stigmer-orchestrator`)", OrchestratorSettings),
     ("Runner (`stigmer-runner`)", RunnerSettings),
+    ("CLI (`stigmer`)", CliSettings),
 ]
 
 
-def _default(value: object) -> str:
+def _default(field: FieldInfo) -> str:
+    if field.default_factory is not None:
+        return "computed (see meaning)"
+    value = field.default
     if isinstance(value, SecretStr):
         return "(secret)" if value.get_secret_value() else ""
     if value is None:
@@ -44,7 +50,7 @@ def render() -> str:
         lines += [f"## {title}", "", "| variable | default | meaning |", "|---|---|---|"]
         for name, field in cls.model_fields.items():
             description = (field.description or "").replace("\n", " ").replace("|", "\\|")
-            lines.append(f"| `{name.upper()}` | {_default(field.default)} | {description} |")
+            lines.append(f"| `{name.upper()}` | {_default(field)} | {description} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -236,12 +236,19 @@ async def test_terminal_phase_is_sticky_over_http(api_server: ApiServer) -> None
         assert (await http.post(f"/v1/executions/{execution_id}/cancel")).status_code == 409
 
 
-async def _sse(http: httpx.AsyncClient, execution_id: str, into: list[dict[str, object]]) -> None:
+async def _sse(
+    http: httpx.AsyncClient,
+    execution_id: str,
+    into: list[dict[str, object]],
+    first: asyncio.Event | None = None,
+) -> None:
     async with http.stream("GET", f"/v1/executions/{execution_id}/events") as response:
         assert response.status_code == 200
         async for line in response.aiter_lines():
             if line.startswith("data:"):
                 into.append(json.loads(line[5:]))
+                if first is not None:
+                    first.set()
 
 
 async def test_sse_snapshot_first_then_every_update_then_close(api_server: ApiServer) -> None:
@@ -253,9 +260,9 @@ async def test_sse_snapshot_first_then_every_update_then_close(api_server: ApiSe
         )
         execution_id = created.json()["metadata"]["id"]
         events: list[dict[str, object]] = []
-        watcher = asyncio.create_task(_sse(http, execution_id, events))
-        while not events:
-            await asyncio.sleep(0.01)
+        first = asyncio.Event()
+        watcher = asyncio.create_task(_sse(http, execution_id, events, first))
+        await asyncio.wait_for(first.wait(), timeout=5)
         updates = (
             [{"phase": "IN_PROGRESS"}]
             + [
@@ -288,9 +295,9 @@ async def test_sse_catches_up_from_the_store_when_a_publish_is_lost(api_server: 
         )
         execution_id = created.json()["metadata"]["id"]
         events: list[dict[str, object]] = []
-        watcher = asyncio.create_task(_sse(http, execution_id, events))
-        while not events:
-            await asyncio.sleep(0.01)
+        first = asyncio.Event()
+        watcher = asyncio.create_task(_sse(http, execution_id, events, first))
+        await asyncio.wait_for(first.wait(), timeout=5)
         # Write straight to the store, as if the bus had dropped the message.
         doc = await api_server.store.get(Collection.EXECUTIONS, execution_id)
         assert doc is not None

@@ -30,7 +30,7 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        self.popen = subprocess.Popen(
             [sys.executable, "-m", self.module],
             env={**os.environ, **self.env},
             stdout=log,

@@ -24,7 +24,7 @@ def stigmer(fleet: Fleet, *args: str, home: Path) -> subprocess.CompletedProcess
         "STIGMER_API_TOKEN": USER_TOKEN,
         "STIGMER_HOME": str(home),
     }
-    return subprocess.run(  # noqa: S603 - our own CLI
+    return subprocess.run(
         [sys.executable, "-m", "stigmer_cli", *args],
         env=env,
         capture_output=True,

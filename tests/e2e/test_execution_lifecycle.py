@@ -59,7 +59,8 @@ async def test_happy_path_seen_in_order_over_sse(api: StigmerClient, stub: StubS
     seen_counts = [len(s.status.tasks) for s in snapshots]
     assert seen_counts == sorted(seen_counts)
     assert final.output == {"name": "Rex", "greeting": "hello Rex"}
-    assert final.started_at is not None and final.completed_at is not None
+    assert final.started_at is not None
+    assert final.completed_at is not None
     assert final.task("/do/1/fetch").output == {"id": 7, "name": "Rex", "status": "available"}  # type: ignore[union-attr]
 
 

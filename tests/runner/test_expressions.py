@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -178,3 +181,31 @@ def test_cached_programs_are_safe_to_share_between_threads() -> None:
         results = list(pool.map(work, range(16)))
     for n, values in enumerate(results):
         assert values == [(n + i) * 2 + i for i in range(200)]
+
+
+def test_failed_evaluations_survive_the_cyclic_garbage_collector() -> None:
+    # Regression: jq's result iterator, kept alive by an error's traceback cycle, crashed
+    # the interpreter when the cyclic collector freed it. A subprocess keeps a crash here.
+    code = textwrap.dedent(
+        """
+        import gc
+        from stigmer_runner.dsl.expressions import ExpressionError, evaluate
+
+        def fail():
+            try:
+                evaluate(".a.b", {"a": 1}, {}, now=0)
+            except ExpressionError as exc:
+                kept = exc  # the traceback now references this frame: a cycle
+                return kept
+
+        for _ in range(50):
+            fail()
+        gc.collect()
+        print("survived")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "survived"

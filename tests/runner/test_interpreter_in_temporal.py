@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -51,8 +51,8 @@ DOCUMENT: dict[str, Any] = {
 
 
 @pytest.fixture
-async def client(temporal_address: str) -> AsyncIterator[Client]:
-    yield await Client.connect(temporal_address)
+async def client(temporal_address: str) -> Client:
+    return await Client.connect(temporal_address)
 
 
 async def test_interpreter_runs_sandboxed_and_replays(client: Client, server: str) -> None:
@@ -62,13 +62,19 @@ async def test_interpreter_runs_sandboxed_and_replays(client: Client, server: st
     async with httpx.AsyncClient(timeout=5) as http:
         activities = HttpCallActivities(http=http)
         async with Worker(
-            client, task_queue=queue, workflows=[InterpreterWorkflow], activities=[activities.call]
+            client,
+            task_queue=queue,
+            workflows=[InterpreterWorkflow],
+            activities=[activities.call],
+            # A sandbox violation fails the run at once instead of retrying the task forever.
+            workflow_failure_exception_types=[Exception],
         ):
             handle = await client.start_workflow(
                 InterpreterWorkflow.run,
                 {"document": document, "input": {"petId": 7}},
                 id=workflow_id,
                 task_queue=queue,
+                execution_timeout=timedelta(seconds=60),
             )
             result = await handle.result()
 

@@ -7,6 +7,7 @@ recover the truth from the store (the SSE stream does exactly that).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from typing import Any
@@ -131,7 +132,7 @@ class ExecutionService:
         try:
             started = await self._dispatcher.start(execution_id)
         except DispatchFailedError as exc:
-            try:
+            with contextlib.suppress(TerminalPhaseError):
                 await self.update_status(
                     execution_id,
                     StatusUpdate(
@@ -140,8 +141,6 @@ class ExecutionService:
                         error=system_problem("Dispatch failed", exc.message, execution_id),
                     ),
                 )
-            except TerminalPhaseError:
-                pass
             raise
         if not started:
             return execution

@@ -51,6 +51,9 @@ async def serve(settings: ApiSettings, *, started: asyncio.Event | None = None) 
             started.set()
         await asyncio.shield(task)
     except asyncio.CancelledError:
+        services = getattr(app.state, "services", None)
+        if services is not None:
+            services.draining.set()  # end event streams first, or they hold shutdown up
         server.should_exit = True
         await task
         raise

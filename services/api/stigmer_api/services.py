@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
@@ -26,6 +27,9 @@ class Services:
     workflows: WorkflowService
     instances: InstanceService
     executions: ExecutionService
+    # Set when the server starts shutting down: open event streams end, so clients
+    # reconnect to another replica instead of holding this one open until a timeout.
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
     @classmethod
     def build(

@@ -15,10 +15,10 @@ def _default_home() -> Path:
 
 class CliSettings(TemporalSettings, ApiClientSettings):
     stigmer_home: Path = Field(default_factory=_default_home)
-    """Directory of local mode's files: pid file, logs, the embedded store, Temporal's db."""
+    """Local mode's files (pid file, logs, embedded store, Temporal db); default `~/.stigmer`."""
 
     stigmer_local_start_timeout_seconds: float = 60.0
-    """How long ``run``/``apply`` wait for a local server they started to become ready."""
+    """How long `run`/`apply` wait for a local server they started to become ready."""
 
     stigmer_watch_reconnects: int = 5
     """How many times a dropped event stream is reopened before the CLI gives up."""

@@ -35,8 +35,9 @@ class StigmerClient:
         try:
             response = await self._http.request(method, url, **kwargs)
         except httpx.TransportError as exc:
+            reason = str(exc) or type(exc).__name__
             raise UnavailableError(
-                f"cannot reach the Stigmer API at {self._http.base_url}: {exc or type(exc).__name__}"
+                f"cannot reach the Stigmer API at {self._http.base_url}: {reason}"
             ) from exc
         if response.status_code >= 400:
             try:
@@ -124,11 +125,18 @@ class StigmerClient:
         data = await self._request("POST", f"/v1/executions/{execution_id}/status", json=body)
         return WorkflowExecution.model_validate(data)
 
-    async def watch_execution(self, execution_id: str) -> AsyncIterator[WorkflowExecution]:
-        """Yield the execution as the server streams it; ends after a terminal phase."""
+    async def watch_execution(
+        self, execution_id: str, *, idle_timeout: float = 60.0
+    ) -> AsyncIterator[WorkflowExecution]:
+        """Yield the execution as the server streams it; ends after a terminal phase.
+
+        The server sends a keep-alive at least every 15 s by default; a stream silent for
+        ``idle_timeout`` seconds is taken as lost (UnavailableError), so callers can reconnect.
+        """
         url = f"/v1/executions/{execution_id}/events"
+        timeout = httpx.Timeout(self._http.timeout.connect, read=idle_timeout)
         try:
-            async with self._http.stream("GET", url, timeout=None) as response:
+            async with self._http.stream("GET", url, timeout=timeout) as response:
                 if response.status_code >= 400:
                     await response.aread()
                     raise error_from_body(_json_or_none(response), f"HTTP {response.status_code}")

@@ -8,6 +8,7 @@ so does a quiet keep-alive interval, so a missed publish delays an update but ne
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends
@@ -31,27 +32,36 @@ def _event(execution: WorkflowExecution) -> ServerSentEvent:
 async def execution_events(svc: Services, execution_id: str) -> AsyncIterator[ServerSentEvent]:
     """Snapshot, then every newer state, ending after a terminal phase."""
     keepalive = svc.settings.stigmer_sse_keepalive_seconds
-    async with svc.bus.subscribe(execution_channel(execution_id)) as subscription:
-        current = await svc.executions.get(execution_id)
-        yield _event(current)
-        last = current.status.sequence
-        while not current.status.phase.terminal:
-            message = await subscription.get(timeout=keepalive)
-            if message is not None:
-                received = WorkflowExecution.model_validate_json(message)
-                if received.status.sequence <= last:
-                    continue
-                if received.status.sequence == last + 1:
-                    current = received
-                else:
-                    current = await svc.executions.get(execution_id)
-            else:
-                current = await svc.executions.get(execution_id)
-                if current.status.sequence <= last:
-                    yield ServerSentEvent(comment="keep-alive")
-                    continue
+    draining = asyncio.ensure_future(svc.draining.wait())
+    try:
+        async with svc.bus.subscribe(execution_channel(execution_id)) as subscription:
+            current = await svc.executions.get(execution_id)
             yield _event(current)
             last = current.status.sequence
+            while not current.status.phase.terminal:
+                receive = asyncio.ensure_future(subscription.get(timeout=keepalive))
+                await asyncio.wait({receive, draining}, return_when=asyncio.FIRST_COMPLETED)
+                if not receive.done():  # the server is stopping: the client reconnects
+                    receive.cancel()
+                    return
+                message = receive.result()
+                if message is not None:
+                    received = WorkflowExecution.model_validate_json(message)
+                    if received.status.sequence <= last:
+                        continue
+                    if received.status.sequence == last + 1:
+                        current = received
+                    else:
+                        current = await svc.executions.get(execution_id)
+                else:
+                    current = await svc.executions.get(execution_id)
+                    if current.status.sequence <= last:
+                        yield ServerSentEvent(comment="keep-alive")
+                        continue
+                yield _event(current)
+                last = current.status.sequence
+    finally:
+        draining.cancel()
 
 
 @router.get(

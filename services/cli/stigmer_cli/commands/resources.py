@@ -48,8 +48,7 @@ def apply(
 ) -> None:
     """Register a workflow and print its id.
 
-    Registering the same document again prints the same id; a different document with
-    the same namespace, name and version is refused (exit 2): change document.version.
+    The same document again gives the same id; another one under the same version exits 2.
     """
 
     async def command(rt: Runtime) -> int:
@@ -135,7 +134,13 @@ def list_executions(
     ctx: typer.Context,
     phase: Annotated[
         ExecutionPhase | None,
-        typer.Option("--phase", case_sensitive=False, help="Only executions in this phase."),
+        typer.Option(
+            "--phase",
+            metavar="PHASE",
+            case_sensitive=False,
+            help="Only executions in this phase: PENDING, IN_PROGRESS, COMPLETED, FAILED, "
+            "CANCELLED (any case).",
+        ),
     ] = None,
     workflow: Annotated[
         str | None,

@@ -87,8 +87,7 @@ def evaluate(expression: str, data: Any, variables: Mapping[str, Any], *, now: f
         raise ExpressionError(expression, _compile_error(program, names))
     bound = [now, data, *(variables[name] for name in names)]
     try:
-        results = iter(compiled.input_value(bound))
-        return next(results, None)
+        return _first(compiled, bound)
     except ValueError as exc:
         raise ExpressionError(expression, str(exc)) from None
     except TypeError as exc:
@@ -115,6 +114,19 @@ def evaluate_value(value: Any, data: Any, variables: Mapping[str, Any], *, now: 
 def truthy(value: Any) -> bool:
     """jq's notion of truth: everything but ``false`` and ``null``."""
     return value is not None and value is not False
+
+
+def _first(compiled: Any, bound: list[Any]) -> Any:
+    """The program's first result, or None when it has none."""
+    results = iter(compiled.input_value(bound))
+    try:
+        return next(results, None)
+    finally:
+        # jq's result iterator must be freed by reference counting. Kept alive by a traceback
+        # cycle (an error raised here), the cyclic collector would free it instead, and its
+        # __dealloc__ then dereferences an attribute the collector has already cleared:
+        # a segmentation fault (jq 1.13).
+        del results
 
 
 @lru_cache(maxsize=1024)

@@ -127,7 +127,6 @@ class Interpreter:
                 ErrorType.CONFIGURATION, "the workflow document must be a mapping", instance=""
             )
         self._context = {}
-        datetime.now()  # MUTATION
         self._workflow = {
             "id": self._execution_id,
             "definition": self._document,

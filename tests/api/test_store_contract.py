@@ -25,7 +25,7 @@ from stigmer_core.model import (
     WorkflowInstance,
     WorkflowSpec,
 )
-from tests.services import LocalFerretDB, free_port
+from tests.services import LocalFerretDB, collect_abandoned_sockets, free_port
 
 WORKFLOW_KEY = "spec.namespace, spec.name, spec.version"
 
@@ -331,6 +331,7 @@ async def test_mongo_unreachable_is_unavailable() -> None:
         await MongoStore.open(
             f"mongodb://127.0.0.1:{free_port()}/", database="nowhere", timeout_seconds=0.5
         )
+    collect_abandoned_sockets()
 
 
 @pytest.mark.integration

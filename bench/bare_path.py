@@ -93,11 +93,12 @@ class BarePath:
         """One execution, timed from the start call to the result."""
         self._count += 1
         value = self._count
-        started = time.monotonic()
+        workflow_id = f"bench-bare-{uuid.uuid4().hex}"
+        wall, started = time.time(), time.monotonic()
         handle = await self._client.start_workflow(
             BARE_WORKFLOW,
             BareInput(activity_queue=self._activity_queue, value=value),
-            id=f"bench-bare-{uuid.uuid4().hex}",
+            id=workflow_id,
             task_queue=self._workflow_queue,
             result_type=dict,
         )
@@ -105,4 +106,8 @@ class BarePath:
         finished = time.monotonic()
         if result != {"done": True, "value": value}:
             raise RuntimeError(f"bare workflow returned {result!r}")
-        return Timed(started=started, finished=finished)
+        return Timed(
+            started=started,
+            finished=finished,
+            notes={"workflow_ids": [workflow_id], "start_wall": wall},
+        )

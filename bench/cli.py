@@ -35,6 +35,7 @@ from bench.progress import say
 from bench.runs import Timed, burst, sequential
 from bench.stats import Burst, Latency, PathResult, as_json, render_table
 from bench.stigmer_path import CREATE_RETURNED, STAGES, StigmerPath, http_client, start_fleet
+from bench.trace import median_run, timeline
 from stigmer_core.api_client import StigmerClient
 
 
@@ -49,7 +50,10 @@ class Options:
     mongodb: str | None
     redis: str | None
     json: bool
+    trace: bool
+    save: Path | None
     keep: bool
+    fleet_env: list[str]
 
 
 def positive(text: str) -> int:
@@ -84,12 +88,30 @@ def parse(argv: list[str] | None) -> Options:
     parser.add_argument("--mongodb", help="use this MongoDB/FerretDB (mongodb://...)")
     parser.add_argument("--redis", help="use this Redis (redis://...)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="also print the timeline (Temporal history + stored stamps) of each path's "
+        "median latency run",
+    )
+    parser.add_argument("--save", type=Path, help="also write the JSON results to this file")
+    parser.add_argument(
+        "--fleet-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the API, orchestrator and runner (repeatable); "
+        "{workdir} in VALUE becomes the run's work folder",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder with the logs")
     args = parser.parse_args(argv)
     try:
         check_flags(temporal=args.temporal, mongodb=args.mongodb, redis=args.redis)
     except NotLoopbackError as exc:
         parser.error(str(exc))
+    for item in args.fleet_env:
+        if "=" not in item or not item.partition("=")[0]:
+            parser.error(f"--fleet-env: expected KEY=VALUE, got {item!r}")
     return Options(**vars(args))
 
 
@@ -103,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so everything started is stopped by its PID.
     signal.signal(signal.SIGTERM, _terminate)
     workdir = Path(tempfile.mkdtemp(prefix="stigmer-bench-"))
-    ran = False
+    keep = options.keep
     try:
         with contextlib.ExitStack() as stack:
             endpoints = provide(
@@ -112,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
                 temporal=options.temporal,
                 mongodb=options.mongodb,
                 redis=options.redis,
+            )
+            fleet_env = dict(
+                item.replace("{workdir}", str(workdir)).split("=", 1) for item in options.fleet_env
             )
             bare_queues = BarePath.queues()
             workers = start_bare_workers(stack, endpoints, bare_queues, workdir)
@@ -122,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 workdir=workdir,
                 # The production interval, not the tests' quick one: a reconciler scanning
                 # PENDING executions every 0.5 s would load the store during bursts.
-                extra_env={"STIGMER_RECONCILE_INTERVAL_SECONDS": "5"},
+                extra_env={"STIGMER_RECONCILE_INTERVAL_SECONDS": "5", **fleet_env},
             )
             if "ferretdb" not in endpoints.started:
                 stack.callback(drop_database, endpoints.mongodb, fleet.database)
@@ -131,23 +156,27 @@ def main(argv: list[str] | None = None) -> int:
             start_fleet(fleet)
             processes = process_ids(endpoints, workers, fleet)
             result = asyncio.run(measure(options, endpoints, fleet, bare_queues, processes))
+            if any(r.burst.failed for r in result[:2]):
+                keep = True  # the logs say why executions failed
             say("stopping everything this run started")
-        ran = True
     except KeyboardInterrupt:
         say("interrupted: stopped everything this run started")
         return 130
     except Exception as exc:
+        keep = True  # the logs say why
         say(f"the benchmark failed: {type(exc).__name__}: {exc}")
-        say(f"logs are in {workdir}")
         return 1
     finally:
-        if ran and not options.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        elif ran:
+        if keep:
             say(f"logs are in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     bare, stigmer, environment = result
+    document = json.dumps(as_json(bare, stigmer, environment), indent=2)
+    if options.save is not None:
+        options.save.write_text(document + "\n")
     if options.json:
-        print(json.dumps(as_json(bare, stigmer, environment), indent=2))
+        print(document)
     else:
         print(render_environment(environment, options))
         print(render_table(bare, stigmer))
@@ -222,6 +251,10 @@ async def measure(
             runs=options.runs,
             timeout=options.timeout,
         )
+        traces: dict[str, list[tuple[float, str]]] = {}
+        if options.trace:
+            for name, labels in (("bare", ["bare"]), ("stigmer", ["invoke", "dsl"])):
+                traces[name] = await timeline(client, median_run(timed[name]), labels=labels)
         bursts: dict[str, list[Burst]] = {"bare": [], "stigmer": []}
         meter = CpuMeter(processes)
         for round_ in range(options.bursts):
@@ -236,15 +269,20 @@ async def measure(
                 await stigmer.settle()
     environment["load_average_at_end"] = list(os.getloadavg())
     environment["command"] = " ".join(["python", "bench/latency_throughput.py", *sys.argv[1:]])
+    environment["fleet_env"] = options.fleet_env
     return (
         PathResult(
-            "bare", Latency([t.seconds for t in timed["bare"]]), median_burst(bursts["bare"])
+            "bare",
+            Latency([t.seconds for t in timed["bare"]]),
+            median_burst(bursts["bare"]),
+            trace=traces.get("bare", []),
         ),
         PathResult(
             "stigmer",
             Latency([t.seconds for t in timed["stigmer"]]),
             median_burst(bursts["stigmer"]),
             breakdown=median_stages(timed["stigmer"]),
+            trace=traces.get("stigmer", []),
         ),
         environment,
     )

@@ -19,6 +19,8 @@ class Timed:
 
     started: float
     finished: float
+    stored: float | None = None
+    """When the system recorded the end, if earlier than the client saw it (Stigmer's store)."""
     notes: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,11 +72,13 @@ async def burst(
         say(f"  a burst execution failed: {type(error).__name__}: {error}")
     first = min((t.started for t in done), default=began)
     last = max((t.finished for t in done), default=began)
+    last_stored = max((t.stored or t.finished for t in done), default=began)
     return (
         Burst(
             count=len(done),
             failed=len(errors),
             window_seconds=last - first,
+            stored_window_seconds=last_stored - first,
             latencies=[t.seconds for t in done],
             cpu_seconds=cpu,
         ),

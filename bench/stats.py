@@ -48,6 +48,8 @@ class Burst:
     count: int
     failed: int
     window_seconds: float
+    stored_window_seconds: float | None = None
+    """First start → last completion as stored by the system (not as a client saw it)."""
     latencies: list[float] = field(default_factory=list)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
     """CPU time each process used during the burst (the benchmark client included)."""
@@ -55,6 +57,11 @@ class Burst:
     @property
     def per_second(self) -> float:
         return self.count / self.window_seconds if self.window_seconds > 0 else 0.0
+
+    @property
+    def stored_per_second(self) -> float:
+        window = self.stored_window_seconds or self.window_seconds
+        return self.count / window if window > 0 else 0.0
 
 
 @dataclass
@@ -64,6 +71,8 @@ class PathResult:
     burst: Burst
     breakdown: dict[str, float] = field(default_factory=dict)
     """Median seconds per stage of one execution (Stigmer only), from its timestamps."""
+    trace: list[tuple[float, str]] = field(default_factory=list)
+    """Timeline of the median latency run (with --trace): milliseconds, event."""
 
 
 @dataclass
@@ -120,8 +129,13 @@ def render_table(bare: PathResult, stigmer: PathResult) -> str:
         f"{stigmer.burst.window_seconds:>12.2f}"
     )
     lines.append(
-        f"{'burst p50 latency (ms)':<22}{percentile(bare.burst.latencies, 50) * 1000:>15.1f}"
-        f"{percentile(stigmer.burst.latencies, 50) * 1000:>12.1f}"
+        f"{'  by stored end (/s)':<22}{bare.burst.stored_per_second:>15.1f}"
+        f"{stigmer.burst.stored_per_second:>12.1f}"
+        f"{_ratio(stigmer.burst.stored_per_second, bare.burst.stored_per_second):>9}"
+    )
+    lines.append(
+        f"{'burst p50 latency (ms)':<22}{_p50_ms(bare.burst.latencies):>15}"
+        f"{_p50_ms(stigmer.burst.latencies):>12}"
     )
     if bare.burst.failed or stigmer.burst.failed:
         lines.append(f"{'burst failures':<22}{bare.burst.failed:>15}{stigmer.burst.failed:>12}")
@@ -143,7 +157,20 @@ def render_table(bare: PathResult, stigmer: PathResult) -> str:
         lines.append("Stigmer, median time per stage of one execution (ms):")
         for stage, seconds in stigmer.breakdown.items():
             lines.append(f"  {stage:<58}{seconds * 1000:>8.1f}")
+    for result in (bare, stigmer):
+        if result.trace:
+            lines.append("")
+            lines.append(f"{result.name}: timeline of the median latency run")
+            lines.extend(f"  {ms:8.1f} ms  {what}" for ms, what in result.trace)
     return "\n".join(lines)
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def _p50_ms(samples: list[float]) -> str:
+    return f"{percentile(samples, 50) * 1000:.1f}" if samples else "-"
 
 
 def _cpu(used: dict[str, float], name: str) -> str:
@@ -162,12 +189,15 @@ def as_json(bare: PathResult, stigmer: PathResult, environment: dict[str, Any]) 
                 "failed": result.burst.failed,
                 "window_seconds": result.burst.window_seconds,
                 "executions_per_second": result.burst.per_second,
+                "stored_window_seconds": result.burst.stored_window_seconds,
+                "executions_per_second_by_stored_end": result.burst.stored_per_second,
                 "cpu_seconds": result.burst.cpu_seconds,
                 "p50_latency_seconds": percentile(result.burst.latencies, 50)
                 if result.burst.latencies
                 else None,
             },
             "breakdown_median_seconds": result.breakdown,
+            "trace_ms": [{"at_ms": ms, "event": what} for ms, what in result.trace],
         }
 
     return {

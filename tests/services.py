@@ -367,7 +367,10 @@ def _temporal_container(stack: contextlib.ExitStack) -> str:
 
 
 def _mongodb_container(stack: contextlib.ExitStack) -> str:
-    from testcontainers.mongodb import MongoDbContainer
+    try:  # testcontainers 4.10 moved its modules under .community
+        from testcontainers.community.mongodb import MongoDbContainer
+    except ImportError:
+        from testcontainers.mongodb import MongoDbContainer
 
     container = stack.enter_context(MongoDbContainer("mongo:7"))
     uri: str = container.get_connection_url()
@@ -376,7 +379,10 @@ def _mongodb_container(stack: contextlib.ExitStack) -> str:
 
 
 def _redis_container(stack: contextlib.ExitStack) -> str:
-    from testcontainers.redis import RedisContainer
+    try:
+        from testcontainers.community.redis import RedisContainer
+    except ImportError:
+        from testcontainers.redis import RedisContainer
 
     container = stack.enter_context(RedisContainer("redis:7"))
     url = f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"

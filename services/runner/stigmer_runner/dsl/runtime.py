@@ -9,9 +9,15 @@ tests implement it in memory.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse, TaskEvent
+from stigmer_runner.dsl.contracts import (
+    ActivityCall,
+    ChildRun,
+    HttpRequest,
+    HttpResponse,
+    TaskEvent,
+)
 
 
 class TaskRuntime(Protocol):
@@ -32,4 +38,35 @@ class TaskRuntime(Protocol):
 
     def now(self) -> datetime:
         """The current time, timezone-aware UTC, deterministic under replay."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` durably (a Temporal timer): no worker slot is held meanwhile."""
+        ...
+
+    def random(self) -> float:
+        """A random float in [0, 1) that is the same on replay (retry jitter, say)."""
+        ...
+
+    async def execute(self, call: ActivityCall) -> Any:
+        """Run a side effect as a runner activity named ``call.name``; return its JSON result.
+
+        An activity that fails with an ``ApplicationError`` whose first detail is an RFC 7807
+        problem raises :class:`stigmer_runner.dsl.errors.WorkflowError` with that problem;
+        any other failure raises it with a runtime problem.
+        """
+        ...
+
+    async def run_workflow(self, run: ChildRun) -> Any:
+        """Run another workflow document as a durable child run; return its output.
+
+        A child that fails raises :class:`stigmer_runner.dsl.errors.WorkflowError` with the
+        child's problem.
+        """
+        ...
+
+    async def next_event(self, timeout_seconds: float | None = None) -> dict[str, Any] | None:
+        """The next CloudEvent delivered to this execution, in arrival order; None when
+        ``timeout_seconds`` pass without one. Events arrive as Temporal signals, so waiting
+        holds no worker slot and none is lost while the run is elsewhere."""
         ...

@@ -142,6 +142,14 @@ class TaskStatus(_Model):
     error: dict[str, Any] | None = None
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    iteration: int | None = Field(
+        None,
+        description=(
+            "For tasks inside a `for` loop: the index of the (innermost) iteration this "
+            "entry describes. One entry per task pointer keeps the status bounded, so a "
+            "later iteration replaces an earlier one."
+        ),
+    )
 
 
 class ExecutionStatus(_Model):

@@ -99,7 +99,16 @@ def _upsert_task(tasks: list[TaskStatus], incoming: TaskStatus) -> None:
 
 
 def merge_task(current: TaskStatus, incoming: TaskStatus) -> TaskStatus:
-    """Merge two reports of one task; a late RUNNING report never undoes its end."""
+    """Merge two reports of one task; a late RUNNING report never undoes its end.
+
+    A report of a later loop iteration starts the entry afresh; one of an earlier
+    iteration (arriving late) changes nothing.
+    """
+    if current.iteration is not None and incoming.iteration is not None:
+        if incoming.iteration > current.iteration:
+            return incoming
+        if incoming.iteration < current.iteration:
+            return current
     if current.phase.terminal and not incoming.phase.terminal:
         winner, other = current, incoming
     else:

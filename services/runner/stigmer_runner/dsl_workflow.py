@@ -174,6 +174,7 @@ class _WorkflowRuntime:
             "input": event.input,
             "output": event.output,
             "error": event.error,
+            "iteration": event.iteration,
         }
         task["started_at" if event.phase == "RUNNING" else "completed_at"] = event.at
         self._pending.append(task)

@@ -78,6 +78,8 @@ class TaskEvent:
     input: Any = None
     output: Any = None
     error: dict[str, Any] | None = None
+    iteration: int | None = None
+    """Inside a ``for`` loop: the index of the innermost iteration (see TaskStatus.iteration)."""
 
 
 @dataclass

@@ -70,6 +70,13 @@ def non_negative(text: str) -> int:
     return value
 
 
+def seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return value
+
+
 def parse(argv: list[str] | None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python bench/latency_throughput.py",
@@ -82,7 +89,7 @@ def parse(argv: list[str] | None) -> Options:
     )
     parser.add_argument("--warmup", type=non_negative, default=5, help="untimed runs first (5)")
     parser.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds one execution may take (120)"
+        "--timeout", type=seconds, default=120.0, help="seconds one execution may take (120)"
     )
     parser.add_argument("--temporal", help="use this Temporal frontend (host:port)")
     parser.add_argument("--mongodb", help="use this MongoDB/FerretDB (mongodb://...)")

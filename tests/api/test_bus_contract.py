@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -120,10 +121,36 @@ async def test_redis_unsubscribes_on_exit(redis_bus: RedisBus, redis_url: str) -
     watcher = Redis.from_url(redis_url, decode_responses=True)
     try:
         async with redis_bus.subscribe(name), redis_bus.subscribe(name):
-            assert await watcher.pubsub_numsub(name) == [(name, 2)]
+            # Subscribers of one bus share one connection.
+            assert await watcher.pubsub_numsub(name) == [(name, 1)]
         assert await watcher.pubsub_numsub(name) == [(name, 0)]
         # publish returns how many received it: nobody is left.
         assert await watcher.publish(name, "anyone?") == 0
+    finally:
+        await watcher.aclose()
+
+
+@pytest.mark.integration
+async def test_hundreds_of_watchers_share_one_connection(
+    redis_bus: RedisBus, redis_url: str
+) -> None:
+    """More live SSE watchers than redis-py's pool holds (100) all get every message."""
+    names = [channel() for _ in range(3)]
+    watcher = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            subscriptions = [
+                (name, await stack.enter_async_context(redis_bus.subscribe(name)))
+                for name in names
+                for _ in range(100)
+            ]
+            for name in names:
+                await redis_bus.publish(name, f"to {name}")
+            got = await asyncio.gather(*(s.get(timeout=5) for _, s in subscriptions))
+            assert got == [f"to {name}" for name, _ in subscriptions]
+            # Exactly one connection holds subscriptions, and it holds the three channels.
+            subscribed = [c for c in await watcher.client_list() if int(c["sub"]) > 0]
+            assert [int(c["sub"]) for c in subscribed] == [3]
     finally:
         await watcher.aclose()
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from stigmer_api.bus import Bus
 from stigmer_api.dispatch import Connector, Dispatcher, temporal_connector
 from stigmer_api.http_errors import install_error_handlers
-from stigmer_api.routes import events, executions, health, instances, workflows
+from stigmer_api.routes import cloud_events, events, executions, health, instances, workflows
 from stigmer_api.services import Services
 from stigmer_api.settings import ApiSettings, BusKind, StoreKind
 from stigmer_api.storage import DocumentStore
@@ -93,7 +93,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, workflows, instances, executions, events):
+    for module in (health, workflows, instances, executions, events, cloud_events):
         app.include_router(module.router)
     return app
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -19,7 +20,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from stigmer_api.settings import ApiSettings
-from stigmer_core.errors import DispatchFailedError
+from stigmer_core.errors import DispatchFailedError, UnavailableError
 from stigmer_core.temporal_contracts import (
     ACTIVITY_TASK_QUEUE_MEMO,
     INVOKE_WORKFLOW,
@@ -94,6 +95,7 @@ class Dispatcher:
                     execution_id=execution_id,
                     runner_start_timeout_seconds=settings.stigmer_runner_start_timeout_seconds,
                     execution_timeout_seconds=settings.stigmer_execution_timeout_seconds,
+                    handoff_grace_seconds=settings.stigmer_handoff_grace_seconds,
                 ),
                 id=invoke_workflow_id(execution_id),
                 task_queue=settings.temporal_workflow_execution_stigmer_task_queue,
@@ -129,6 +131,31 @@ class Dispatcher:
             except RPCError as exc:
                 if exc.status is not RPCStatusCode.NOT_FOUND:
                     log.warning("could not cancel %s: %s", workflow_id, exc)
+
+    async def signal(self, execution_id: str, signal: str, payload: Any) -> bool:
+        """Signal the execution's DSL workflow; False when it is not running (gone or done).
+
+        Raises UnavailableError when Temporal cannot be reached, so the caller can retry.
+        """
+        client = self._client
+        if client is None:
+            raise UnavailableError("Temporal is unreachable; nothing was delivered")
+        handle: WorkflowHandle[object, object] = client.get_workflow_handle(
+            dsl_workflow_id(execution_id)
+        )
+        try:
+            await handle.signal(
+                signal,
+                payload,
+                rpc_timeout=timedelta(
+                    seconds=self._settings.stigmer_temporal_connect_timeout_seconds
+                ),
+            )
+        except RPCError as exc:
+            if exc.status is RPCStatusCode.NOT_FOUND:
+                return False
+            raise UnavailableError(f"could not signal execution {execution_id}: {exc}") from exc
+        return True
 
     async def ping(self) -> bool:
         client = self._client

@@ -149,6 +149,11 @@ class ExecutionService:
         except TerminalPhaseError:
             # It already ran to the end: nothing left to record.
             return await self.get(execution_id)
+        except StigmerError as exc:
+            # Temporal has it and it runs; only the bookkeeping failed. The reconciler's
+            # next start of it is a harmless "already started" that records dispatched_at.
+            log.warning("started %s but could not record dispatched_at: %s", execution_id, exc)
+            return execution
 
     async def dispatch_pending(self, *, batch: int = 100) -> int:
         """Start every PENDING execution Temporal has not accepted yet; return how many."""

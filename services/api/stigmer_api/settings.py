@@ -59,6 +59,10 @@ class ApiSettings(TemporalSettings):
     stigmer_execution_timeout_seconds: float = 7 * 24 * 3600.0
     """Upper bound on one execution's run time."""
 
+    stigmer_handoff_grace_seconds: float = 120.0
+    """After the runner start timeout, how long to wait for a run to start before the
+    execution is handed to a runner again (a hand-off Temporal lost)."""
+
     stigmer_reconcile_interval_seconds: float = 5.0
     """How often PENDING executions are (re)dispatched when Temporal was unreachable."""
 

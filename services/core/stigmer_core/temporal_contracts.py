@@ -15,6 +15,8 @@ EXECUTE_WORKFLOW_ACTIVITY = "ExecuteWorkflow"
 RECORD_SYSTEM_FAILURE_ACTIVITY = "RecordSystemFailure"
 DSL_WORKFLOW = "stigmer/dsl/run"
 ACTIVITY_TASK_QUEUE_MEMO = "activityTaskQueue"
+# The DSL run tells its invoke workflow it has started (see InvokeWorkflowInput.handoff...).
+RUN_STARTED_SIGNAL = "stigmer.run-started"
 
 
 def invoke_workflow_id(execution_id: str) -> str:
@@ -33,6 +35,12 @@ class InvokeWorkflowInput:
     runner_start_timeout_seconds: float = 300.0
     # Upper bound on one execution's run time.
     execution_timeout_seconds: float = 7 * 24 * 3600.0
+    # After the runner start timeout, how much longer the invoke workflow waits for the DSL
+    # run to report that it started before it hands the execution to a runner again. Covers
+    # an ExecuteWorkflow task Temporal recorded as started but no runner ever ran.
+    handoff_grace_seconds: float = 120.0
+    # How many hand-offs are tried before the execution FAILS.
+    max_handoffs: int = 3
 
 
 @dataclass

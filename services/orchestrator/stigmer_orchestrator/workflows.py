@@ -5,11 +5,14 @@ Deterministic and free of I/O. It knows the runner only by activity name and que
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError, TimeoutType
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from stigmer_core.temporal_contracts import (
@@ -17,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         EXECUTE_WORKFLOW_ACTIVITY,
         INVOKE_WORKFLOW,
         RECORD_SYSTEM_FAILURE_ACTIVITY,
+        RUN_STARTED_SIGNAL,
         ExecuteWorkflowInput,
         ExecutionOutcome,
         InvokeWorkflowInput,
@@ -42,6 +46,14 @@ RECORD_RETRY = RetryPolicy(
 
 @workflow.defn(name=INVOKE_WORKFLOW)
 class InvokeWorkflowExecution:
+    def __init__(self) -> None:
+        self._run_started = False
+
+    @workflow.signal(name=RUN_STARTED_SIGNAL)
+    def run_started(self) -> None:
+        """The DSL run on the runner has started."""
+        self._run_started = True
+
     @workflow.run
     async def run(self, request: InvokeWorkflowInput) -> ExecutionOutcome:
         queue = workflow.memo_value(ACTIVITY_TASK_QUEUE_MEMO, None, type_hint=str)
@@ -50,8 +62,11 @@ class InvokeWorkflowExecution:
                 request.execution_id,
                 f"the workflow memo has no {ACTIVITY_TASK_QUEUE_MEMO!r}: no runner queue to use",
             )
-        try:
-            outcome: ExecutionOutcome = await workflow.execute_activity(
+        watchdog = timedelta(
+            seconds=request.runner_start_timeout_seconds + request.handoff_grace_seconds
+        )
+        for handoff in range(1, request.max_handoffs + 1):
+            execute = workflow.start_activity(
                 EXECUTE_WORKFLOW_ACTIVITY,
                 ExecuteWorkflowInput(execution_id=request.execution_id),
                 task_queue=queue,
@@ -63,9 +78,35 @@ class InvokeWorkflowExecution:
                 start_to_close_timeout=timedelta(seconds=request.execution_timeout_seconds),
                 retry_policy=EXECUTE_RETRY,
             )
-        except ActivityError as err:
-            return await self._fail(request.execution_id, describe_failure(err, queue, request))
-        return outcome
+            # An async-completed activity has no heartbeat, so a task Temporal handed to a
+            # runner that never ran it would sit until the start-to-close timeout. The run's
+            # "started" signal tells us the hand-off worked; without it, hand off again.
+            try:
+                await workflow.wait_condition(
+                    lambda: self._run_started or execute.done(),  # noqa: B023 - awaited here
+                    timeout=watchdog,
+                )
+            except TimeoutError:
+                workflow.logger.warning(
+                    "execution %s: no run started %ss after hand-off %d; handing off again",
+                    request.execution_id,
+                    watchdog.total_seconds(),
+                    handoff,
+                )
+                execute.cancel()
+                with contextlib.suppress(ActivityError, asyncio.CancelledError):
+                    await execute
+                continue
+            try:
+                outcome: ExecutionOutcome = await execute
+            except ActivityError as err:
+                return await self._fail(request.execution_id, describe_failure(err, queue, request))
+            return outcome
+        return await self._fail(
+            request.execution_id,
+            f"no runner started the execution after {request.max_handoffs} hand-offs to "
+            f"task queue {queue!r}",
+        )
 
     async def _fail(self, execution_id: str, message: str) -> ExecutionOutcome:
         workflow.logger.error("execution %s failed: %s", execution_id, message)
@@ -90,7 +131,7 @@ class InvokeWorkflowExecution:
 def describe_failure(err: ActivityError, queue: str, request: InvokeWorkflowInput) -> str:
     """A message that tells an operator what to look at."""
     cause = err.cause
-    if isinstance(cause, TimeoutError):
+    if isinstance(cause, ActivityTimeoutError):
         if cause.type == TimeoutType.SCHEDULE_TO_START:
             return (
                 f"no runner picked up the execution within "

@@ -14,12 +14,17 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     import jq  # noqa: F401  - C extension: load once, outside the sandbox
 
-    from stigmer_core.temporal_contracts import DSL_WORKFLOW, ExecutionOutcome
+    from stigmer_core.temporal_contracts import (
+        DSL_WORKFLOW,
+        RUN_STARTED_SIGNAL,
+        ExecutionOutcome,
+        invoke_workflow_id,
+    )
     from stigmer_runner.contracts import (
         COMPLETE_ACTIVITY,
         COMPLETION_TOKEN_SIGNAL,
@@ -223,6 +228,8 @@ class DslWorkflow:
     async def run(self, run: DslRunInput) -> ExecutionOutcome:
         runtime = _WorkflowRuntime(run, self._inbox)
         execution_id = run.execution_id
+        if not run.child:
+            await _announce_start(execution_id)
         try:
             interpreter = Interpreter(run.document, runtime=runtime, execution_id=execution_id)
             output = await interpreter.run(run.input)
@@ -256,6 +263,16 @@ class DslWorkflow:
             retry_policy=REPORT_RETRY,
         )
         return outcome
+
+
+async def _announce_start(execution_id: str) -> None:
+    """Tell the invoke workflow the run started, so it does not hand the execution off again."""
+    try:
+        await workflow.get_external_workflow_handle(invoke_workflow_id(execution_id)).signal(
+            RUN_STARTED_SIGNAL
+        )
+    except FailureError as err:  # no invoke workflow (it ended, or a run started by hand)
+        workflow.logger.info("invoke workflow of %s not signalled: %s", execution_id, err)
 
 
 def _problem_of(err: ActivityError, name: str) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """The Redis pub/sub bus, on redis-py's asyncio client.
 
-Each subscription holds its own pub/sub connection, and entering it waits for Redis to
-confirm the SUBSCRIBE, so a message published after ``__aenter__`` returns is delivered.
+All subscriptions share one pub/sub connection per bus; entering a subscription waits for
+Redis to confirm the SUBSCRIBE, so a message published after ``__aenter__`` returns is
+delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -20,12 +22,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from stigmer_core.errors import StigmerError, UnavailableError, ValidationFailedError
 
+_BROKEN = object()  # put in a subscriber's queue when the shared connection fails
+
 
 class RedisSubscription:
-    """Messages of one channel, in the order Redis delivered them."""
+    """Messages of one channel for one subscriber, in the order Redis delivered them."""
 
-    def __init__(self, *, pubsub: PubSub, channel: str) -> None:
-        self._pubsub = pubsub
+    def __init__(self, *, queue: asyncio.Queue[object], channel: str) -> None:
+        self._queue = queue
         self._channel = channel
         self.closed = False
 
@@ -33,22 +37,19 @@ class RedisSubscription:
         """The next message, or None when ``timeout`` seconds pass without one.
 
         Once the subscription's context has exited there are no more messages: None.
+        UnavailableError when the connection to Redis broke (this subscription is over;
+        subscribe again once Redis is back).
         """
         if self.closed:
             return None
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while True:
-            remaining = None if deadline is None else max(0.0, deadline - loop.time())
-            with _translated(f"reading {self._channel}"):
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=remaining
-                )
-            if message is not None and message.get("type") == "message":
-                return _text(message["data"])
-            # None also comes back for a skipped control message: wait out the deadline.
-            if deadline is not None and loop.time() >= deadline:
-                return None
+        try:
+            item = await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return None
+        if item is _BROKEN:
+            self._queue.put_nowait(_BROKEN)  # every later get() fails the same way
+            raise UnavailableError(f"lost the Redis subscription to {self._channel}")
+        return str(item)
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._iterate()
@@ -61,11 +62,21 @@ class RedisSubscription:
 
 
 class RedisBus:
-    """A Bus on Redis pub/sub."""
+    """A Bus on Redis pub/sub.
+
+    All subscriptions of one bus share ONE pub/sub connection: a reader task fans messages
+    out to per-subscriber queues. A connection per subscriber would exhaust the client's
+    pool (and Redis's connections) with a few hundred live SSE watchers.
+    """
 
     def __init__(self, *, client: Redis, confirm_timeout_seconds: float = 5.0) -> None:
         self._client = client
         self._confirm_timeout = confirm_timeout_seconds
+        self._pubsub: PubSub | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._listeners: dict[str, set[asyncio.Queue[object]]] = {}
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, url: str, *, timeout_seconds: float = 5.0) -> RedisBus:
@@ -96,32 +107,97 @@ class RedisBus:
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[RedisSubscription]:
         """Subscribe; the subscription is active when ``__aenter__`` returns."""
-        pubsub = self._client.pubsub()
-        subscription: RedisSubscription | None = None
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        subscription = RedisSubscription(queue=queue, channel=channel)
+        async with self._lock:
+            listeners = self._listeners.setdefault(channel, set())
+            listeners.add(queue)
+            if channel not in self._confirmed:
+                self._confirmed[channel] = asyncio.get_running_loop().create_future()
+                try:
+                    with _translated(f"subscribing to {channel}"):
+                        pubsub = self._ensure_pubsub()
+                        await pubsub.subscribe(channel)
+                        self._ensure_reader()
+                except BaseException:
+                    self._forget(channel, queue)
+                    raise
+            confirmed = self._confirmed[channel]
         try:
-            with _translated(f"subscribing to {channel}"):
-                await pubsub.subscribe(channel)
-                await self._confirmed(pubsub, channel)
-            subscription = RedisSubscription(pubsub=pubsub, channel=channel)
+            try:
+                await asyncio.wait_for(asyncio.shield(confirmed), self._confirm_timeout)
+            except TimeoutError as exc:
+                raise UnavailableError(
+                    f"Redis did not confirm the subscription to {channel}"
+                ) from exc
             yield subscription
         finally:
-            if subscription is not None:
-                subscription.closed = True
-            await _release(pubsub, channel)
+            subscription.closed = True
+            async with self._lock:
+                if self._forget(channel, queue) and self._pubsub is not None:
+                    # A gone connection took the subscription with it.
+                    with contextlib.suppress(RedisError, OSError):
+                        await self._pubsub.unsubscribe(channel)
 
-    async def _confirmed(self, pubsub: PubSub, channel: str) -> None:
-        try:
-            async with asyncio.timeout(self._confirm_timeout):
-                while True:
-                    message = await pubsub.get_message(timeout=None)
-                    if (
-                        message is not None
-                        and message.get("type") == "subscribe"
-                        and _text(message["channel"]) == channel
-                    ):
-                        return
-        except TimeoutError as exc:
-            raise UnavailableError(f"Redis did not confirm the subscription to {channel}") from exc
+    def _forget(self, channel: str, queue: asyncio.Queue[object]) -> bool:
+        """Drop one listener; True when it was the channel's last."""
+        listeners = self._listeners.get(channel)
+        if listeners is None:
+            return False
+        listeners.discard(queue)
+        if listeners:
+            return False
+        del self._listeners[channel]
+        future = self._confirmed.pop(channel, None)
+        if future is not None and not future.done():
+            future.cancel()
+        return True
+
+    def _ensure_pubsub(self) -> PubSub:
+        if self._pubsub is None:
+            self._pubsub = self._client.pubsub()
+        return self._pubsub
+
+    def _ensure_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(), name="redis-bus-reader")
+
+    async def _read(self) -> None:
+        """Fan messages out to subscribers; on a broken connection, fail them all."""
+        pubsub = self._pubsub
+        assert pubsub is not None
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=1.0)
+            except (RedisError, OSError, RuntimeError):
+                await self._break()
+                return
+            if message is None:
+                continue
+            kind = message.get("type")
+            channel = _text(message.get("channel"))
+            if kind == "subscribe":
+                future = self._confirmed.get(channel)
+                if future is not None and not future.done():
+                    future.set_result(None)
+            elif kind == "message":
+                data = _text(message["data"])
+                for queue in self._listeners.get(channel, ()):
+                    queue.put_nowait(data)
+
+    async def _break(self) -> None:
+        async with self._lock:
+            pubsub, self._pubsub = self._pubsub, None
+            for listeners in self._listeners.values():
+                for queue in listeners:
+                    queue.put_nowait(_BROKEN)
+            for future in self._confirmed.values():
+                if not future.done():
+                    future.set_exception(UnavailableError("Redis went away"))
+            self._listeners.clear()
+            self._confirmed.clear()
+        if pubsub is not None:
+            await _close(pubsub)
 
     async def ping(self) -> None:
         """Raise UnavailableError if Redis cannot be reached."""
@@ -129,17 +205,19 @@ class RedisBus:
             await self._client.ping()
 
     async def close(self) -> None:
-        """Close the client and its connection pool."""
+        """Stop the reader, close the shared subscription and the client's pool."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        if self._pubsub is not None:
+            await _close(self._pubsub)
+            self._pubsub = None
         await self._client.aclose()
 
 
-async def _release(pubsub: PubSub, channel: str) -> None:
-    try:
-        if pubsub.connection is not None:
-            await pubsub.unsubscribe(channel)
-    except (RedisError, OSError):
-        pass  # The connection is gone, and with it the subscription.
-    finally:
+async def _close(pubsub: PubSub) -> None:
+    with contextlib.suppress(RedisError, OSError):
         await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
 
 

@@ -16,6 +16,8 @@ class Collection(StrEnum):
     WORKFLOWS = "workflows"
     INSTANCES = "instances"
     EXECUTIONS = "executions"
+    SUBSCRIPTIONS = "subscriptions"
+    """Listen tasks' routing filters (stigmer_api.cloud_events)."""
 
 
 # Unique keys per collection (dotted paths). A second insert with the same values raises
@@ -25,6 +27,7 @@ UNIQUE_KEYS: dict[Collection, list[tuple[str, ...]]] = {
     Collection.WORKFLOWS: [("spec.namespace", "spec.name", "spec.version")],
     Collection.INSTANCES: [],
     Collection.EXECUTIONS: [],
+    Collection.SUBSCRIPTIONS: [],
 }
 
 # Fields list() filters on; backends index them.
@@ -32,6 +35,7 @@ INDEXED_FIELDS: dict[Collection, list[str]] = {
     Collection.WORKFLOWS: ["spec.name"],
     Collection.INSTANCES: ["spec.workflow_id"],
     Collection.EXECUTIONS: ["status.phase", "spec.workflow_id", "spec.instance_id"],
+    Collection.SUBSCRIPTIONS: ["spec.execution_id"],
 }
 
 

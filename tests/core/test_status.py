@@ -92,8 +92,8 @@ def test_dispatched_at_is_set_once() -> None:
 
 
 def test_a_later_iteration_replaces_the_entry_and_an_earlier_one_is_ignored() -> None:
-    done = task("/do/0/loop/for/do/0/step", TaskPhase.COMPLETED, output=1, iteration=3)
-    nxt = task("/do/0/loop/for/do/0/step", TaskPhase.RUNNING, input=2, iteration=4)
+    done = task("/do/0/loop/do/0/step", TaskPhase.COMPLETED, output=1, iteration=3)
+    nxt = task("/do/0/loop/do/0/step", TaskPhase.RUNNING, input=2, iteration=4)
     merged = merge_task(done, nxt)
     assert merged.iteration == 4
     assert merged.phase is TaskPhase.RUNNING

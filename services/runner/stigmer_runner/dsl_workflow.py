@@ -50,6 +50,12 @@ with workflow.unsafe.imports_passed_through():
         runtime_problem,
     )
     from stigmer_runner.dsl.interpreter import Interpreter
+    from stigmer_runner.dsl.run_contracts import (
+        LOAD_SECRETS_ACTIVITY,
+        SECRETS_UNAVAILABLE_ERROR,
+        SecretsRequest,
+    )
+    from stigmer_runner.secrets import declared_secrets, mask, secret_strings
 
 REPORT_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
@@ -82,6 +88,8 @@ class _WorkflowRuntime:
     def __init__(self, run: DslRunInput, inbox: list[dict[str, Any]]) -> None:
         self._run = run
         self._pending: list[dict[str, Any]] = []
+        # Secret values, masked out of everything reported (status, and so SSE and logs).
+        self.secret_needles: list[str] = []
         self._inbox = inbox
         self._children = 0
 
@@ -176,9 +184,9 @@ class _WorkflowRuntime:
             "name": event.name,
             "type": event.type,
             "phase": event.phase,
-            "input": event.input,
-            "output": event.output,
-            "error": event.error,
+            "input": mask(event.input, self.secret_needles),
+            "output": mask(event.output, self.secret_needles),
+            "error": mask(event.error, self.secret_needles),
             "iteration": event.iteration,
         }
         task["started_at" if event.phase == "RUNNING" else "completed_at"] = event.at
@@ -198,13 +206,21 @@ class _WorkflowRuntime:
         tasks, self._pending = self._pending, []
         if tasks:
             update = {**update, "tasks": tasks + list(update.get("tasks", []))}
-        accepted: bool = await workflow.execute_local_activity(
-            REPORT_ACTIVITY,
-            ExecutionReport(execution_id=self._run.execution_id, update=update),
-            result_type=bool,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=REPORT_RETRY,
-        )
+        if self.secret_needles:
+            update = mask(update, self.secret_needles)
+        try:
+            accepted: bool = await workflow.execute_local_activity(
+                REPORT_ACTIVITY,
+                ExecutionReport(execution_id=self._run.execution_id, update=update),
+                result_type=bool,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=REPORT_RETRY,
+            )
+        except asyncio.CancelledError:
+            # The waiter was cancelled (a timeout's timer lost its race): keep the events for
+            # the next report. Sending one twice is harmless, status merges are idempotent.
+            self._pending = tasks + self._pending
+            raise
         return accepted
 
 
@@ -228,10 +244,15 @@ class DslWorkflow:
     async def run(self, run: DslRunInput) -> ExecutionOutcome:
         runtime = _WorkflowRuntime(run, self._inbox)
         execution_id = run.execution_id
-        if not run.child:
-            await _announce_start(execution_id)
+        # Sent alongside the first commands rather than awaited first: waiting for the
+        # signal's acknowledgement would cost every run one more workflow task.
+        announced = None if run.child else asyncio.create_task(_announce_start(execution_id))
         try:
-            interpreter = Interpreter(run.document, runtime=runtime, execution_id=execution_id)
+            secrets = await _load_secrets(runtime, run.document)
+            runtime.secret_needles = secret_strings(secrets)
+            interpreter = Interpreter(
+                run.document, runtime=runtime, execution_id=execution_id, secrets=secrets
+            )
             output = await interpreter.run(run.input)
             outcome = ExecutionOutcome(execution_id=execution_id, phase="COMPLETED", output=output)
         except WorkflowError as err:
@@ -252,17 +273,36 @@ class DslWorkflow:
                 final["error"] = outcome.error
                 final["message"] = (outcome.error or {}).get("title")
             await runtime.send(final)
+        if announced is not None:
+            await announced
         if run.child:
             return outcome
         await workflow.wait_condition(lambda: self._token is not None)
         assert self._token is not None
         await workflow.execute_local_activity(
             COMPLETE_ACTIVITY,
-            CompleteExecute(task_token=self._token, outcome=_as_dict(outcome)),
+            CompleteExecute(
+                task_token=self._token, outcome=mask(_as_dict(outcome), runtime.secret_needles)
+            ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=REPORT_RETRY,
         )
         return outcome
+
+
+async def _load_secrets(runtime: _WorkflowRuntime, document: dict[str, Any]) -> dict[str, Any]:
+    """The secrets the document declares in ``use.secrets``, from the runner's configuration."""
+    names = declared_secrets(document)
+    if not names:
+        return {}
+    loaded = await runtime.execute(
+        ActivityCall(
+            name=LOAD_SECRETS_ACTIVITY,
+            payload=SecretsRequest(names=names).payload(),
+            non_retryable_types=[SECRETS_UNAVAILABLE_ERROR],
+        )
+    )
+    return dict(loaded or {})
 
 
 async def _announce_start(execution_id: str) -> None:

@@ -13,9 +13,14 @@ from stigmer_core.api_client import StigmerClient
 from stigmer_core.logs import configure_logging
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
+from stigmer_runner.activities.events import EventActivities
 from stigmer_runner.activities.http_call import HttpCallActivities
+from stigmer_runner.activities.processes import ProcessActivities, ProcessLimits
+from stigmer_runner.activities.secret_loading import SecretLoading
+from stigmer_runner.activities.workflow_lookup import WorkflowLookup
 from stigmer_runner.contracts import RunOptions
 from stigmer_runner.dsl_workflow import DslWorkflow
+from stigmer_runner.event_api import EventApi
 from stigmer_runner.execute import ExecuteWorkflow
 from stigmer_runner.reporting import Reporter
 from stigmer_runner.settings import RunnerSettings
@@ -28,6 +33,15 @@ def run_options(settings: RunnerSettings) -> RunOptions:
         task_timeout_seconds=settings.stigmer_runner_task_timeout_seconds,
         task_heartbeat_seconds=settings.stigmer_runner_task_heartbeat_seconds,
         http_timeout_seconds=settings.stigmer_runner_http_timeout_seconds,
+    )
+
+
+def process_limits(settings: RunnerSettings) -> ProcessLimits:
+    return ProcessLimits(
+        allow_shell=settings.stigmer_runner_allow_shell,
+        allow_script=settings.stigmer_runner_allow_script,
+        timeout_seconds=settings.stigmer_runner_process_timeout_seconds,
+        output_limit_bytes=settings.stigmer_runner_process_output_limit_bytes,
     )
 
 
@@ -47,11 +61,26 @@ async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None)
         execute = ExecuteWorkflow(api=api, temporal=client, options=run_options(settings))
         reporter = Reporter(api=api, temporal=client)
         http_calls = HttpCallActivities(http=http)
+        processes = ProcessActivities(limits=process_limits(settings))
+        lookup = WorkflowLookup(api=api)
+        secret_loading = SecretLoading(settings=settings)
+        events = EventActivities(events=EventApi(api=api))
         worker = Worker(
             client,
             task_queue=settings.temporal_workflow_execution_runner_task_queue,
             workflows=[DslWorkflow],
-            activities=[execute.execute, reporter.report, reporter.complete, http_calls.call],
+            activities=[
+                execute.execute,
+                reporter.report,
+                reporter.complete,
+                http_calls.call,
+                processes.run,
+                lookup.resolve,
+                secret_loading.load,
+                events.emit,
+                events.subscribe,
+                events.unsubscribe,
+            ],
             max_concurrent_activities=settings.stigmer_runner_max_concurrent_activities,
             max_concurrent_workflow_tasks=settings.stigmer_runner_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.stigmer_shutdown_grace_seconds),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from stigmer_core.settings import ApiClientSettings, TemporalSettings
 
 
@@ -23,3 +25,27 @@ class RunnerSettings(TemporalSettings, ApiClientSettings):
 
     stigmer_shutdown_grace_seconds: float = 30.0
     """On SIGTERM, how long in-flight activities may take to finish before the worker stops."""
+
+    stigmer_runner_allow_shell: bool = False
+    """Allow `run: shell` tasks. Off by default: a shell command runs with the runner's
+    privileges on the runner's host."""
+
+    stigmer_runner_allow_script: bool = False
+    """Allow `run: script` tasks (python with the runner's interpreter, js with `node`)."""
+
+    stigmer_runner_process_timeout_seconds: float = 60.0
+    """Longest run of one shell command or script; then its whole process group is killed.
+    Keep it below `STIGMER_RUNNER_TASK_TIMEOUT_SECONDS`."""
+
+    stigmer_runner_process_output_limit_bytes: int = 1024 * 1024
+    """Most bytes kept of a process's stdout and of its stderr; the rest is dropped and the
+    output is marked truncated."""
+
+    stigmer_runner_secrets_dir: Path | None = None
+    """Directory of secrets (a mounted volume): one file per secret, named after it, holding
+    plain text, JSON or YAML (`name`, `name.json`, `name.yaml` or `name.yml`)."""
+
+    stigmer_runner_secret_env_prefix: str = "STIGMER_SECRET_"
+    """Environment variables with this prefix are secrets: `STIGMER_SECRET_DB_PASSWORD` is the
+    secret `db_password` (or `db-password`, `DB_PASSWORD`...); a JSON object or array value
+    is parsed. They win over files of the same name."""

@@ -12,6 +12,8 @@ from stigmer_core.errors import ValidationFailedError
 
 router = APIRouter(tags=["events"])
 
+MAX_EVENT_BYTES = 1024 * 1024
+
 
 def event_service(svc: Services = Depends(services)) -> EventService:
     """FastAPI dependency: the event service over the app's store and Temporal client."""
@@ -42,8 +44,14 @@ def event_service(svc: Services = Depends(services)) -> EventService:
 async def publish_event(
     request: Request, events: EventService = Depends(event_service)
 ) -> Delivery:
+    raw = await request.body()
+    if len(raw) > MAX_EVENT_BYTES:
+        # Every listening execution gets the event as a Temporal payload, limited to 2 MB.
+        raise ValidationFailedError(
+            f"the event is {len(raw)} bytes; at most {MAX_EVENT_BYTES} are accepted", field="body"
+        )
     try:
-        body = json.loads(await request.body())
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationFailedError(f"the body is not JSON: {exc}", field="body") from None
     return await events.deliver(validate_event(body))

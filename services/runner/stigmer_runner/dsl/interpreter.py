@@ -23,6 +23,7 @@ from stigmer_core.model import TaskPhase
 from stigmer_runner.dsl.contracts import TaskEvent
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError, runtime_problem
 from stigmer_runner.dsl.expressions import ExpressionError, evaluate, evaluate_value, truthy
+from stigmer_runner.dsl.racing import within
 from stigmer_runner.dsl.runtime import TaskRuntime
 from stigmer_runner.dsl.tasks import (
     DEFAULT_HANDLERS,
@@ -33,6 +34,7 @@ from stigmer_runner.dsl.tasks import (
     TaskHandler,
     task_type,
 )
+from stigmer_runner.dsl.timeouts import timeout_error, timeout_seconds
 
 RUNTIME_NAME = "stigmer"
 
@@ -134,16 +136,43 @@ class Interpreter:
             "startedAt": _datetime_descriptor(self._runtime.now()),
         }
         try:
-            data = self._workflow_filter(input, "input", "from", context=False)
-            outcome = await self.run_tasks(self._document.get("do"), "/do", data, {})
-            return self._workflow_filter(outcome.output, "output", "as", context=True)
+            seconds = timeout_seconds(
+                self._document,
+                self._document.get("timeout"),
+                field="timeout",
+                error=lambda detail: WorkflowError.of(
+                    ErrorType.CONFIGURATION, detail, instance="/timeout"
+                ),
+            )
+            if seconds is None:
+                return await self._run_workflow(input)
+            return await within(
+                self._runtime,
+                self._run_workflow(input),
+                seconds,
+                lambda: timeout_error("the workflow", seconds, instance=""),
+            )
         except _ReportFailedError as exc:
             raise exc.original from None
 
+    async def _run_workflow(self, input: Any) -> Any:
+        data = self._workflow_filter(input, "input", "from", context=False)
+        outcome = await self.run_tasks(self._document.get("do"), "/do", data, {})
+        return self._workflow_filter(outcome.output, "output", "as", context=True)
+
     async def run_tasks(
-        self, tasks: Any, pointer: str, data: Any, scope: Mapping[str, Any]
+        self,
+        tasks: Any,
+        pointer: str,
+        data: Any,
+        scope: Mapping[str, Any],
+        *,
+        iteration: int | None = None,
     ) -> ListOutcome:
-        """Run the task list at ``pointer`` on ``data``, following ``then`` directives."""
+        """Run the task list at ``pointer`` on ``data``, following ``then`` directives.
+
+        ``iteration`` is the innermost enclosing ``for`` iteration, reported with each task.
+        """
         if not isinstance(tasks, list):
             raise WorkflowError.of(
                 ErrorType.CONFIGURATION, f"{pointer} must be a list of tasks", instance=pointer
@@ -163,7 +192,9 @@ class Interpreter:
         index = 0
         while index < len(entries):
             name, definition, task_pointer = entries[index]
-            data, then = await self._run_task(name, definition, task_pointer, data, scope)
+            data, then = await self._run_task(
+                name, definition, task_pointer, data, scope, iteration
+            )
             if then == Directive.END:
                 return ListOutcome(data, ended=True)
             if then == Directive.EXIT:
@@ -180,8 +211,27 @@ class Interpreter:
             index = positions[then]
         return ListOutcome(data)
 
+    async def run_task(
+        self,
+        name: str,
+        definition: Any,
+        pointer: str,
+        data: Any,
+        scope: Mapping[str, Any],
+        *,
+        iteration: int | None = None,
+    ) -> tuple[Any, str]:
+        """Run the single task at ``pointer`` (a fork branch); return its output and ``then``."""
+        return await self._run_task(name, definition, pointer, data, scope, iteration)
+
     async def _run_task(
-        self, name: str, definition: Any, pointer: str, raw_input: Any, scope: Mapping[str, Any]
+        self,
+        name: str,
+        definition: Any,
+        pointer: str,
+        raw_input: Any,
+        scope: Mapping[str, Any],
+        iteration: int | None = None,
     ) -> tuple[Any, str]:
         """Run one task; return its transformed output and the directive to follow."""
         kind = task_type(definition) if isinstance(definition, Mapping) else None
@@ -195,6 +245,7 @@ class Interpreter:
             started_at=self._runtime.now(),
             engine=self,
             scope=scope,
+            iteration=iteration,
         )
         try:
             handler = self._handler(task, definition, kind)
@@ -202,6 +253,7 @@ class Interpreter:
                 await self._report(task, TaskPhase.SKIPPED, output=raw_input)
                 return raw_input, Directive.CONTINUE
             task.input = self._filter(task, "input", "from", raw_input)
+            seconds = self._task_timeout(task)
         except (asyncio.CancelledError, _ReportFailedError):
             raise
         except Exception as exc:
@@ -209,7 +261,15 @@ class Interpreter:
 
         await self._report(task, TaskPhase.RUNNING)
         try:
-            result = await handler(task)
+            if seconds is None:
+                result = await handler(task)
+            else:
+                result = await within(
+                    self._runtime,
+                    handler(task),
+                    seconds,
+                    lambda: timeout_error(f"task {task.name!r}", seconds, instance=task.pointer),
+                )
             task.raw_output, task.authorization = result.output, result.authorization
             output = self._filter(task, "output", "as", result.output)
             export = _setting(task, "export", "as")
@@ -241,6 +301,15 @@ class Interpreter:
         if handler is None:
             raise task.configuration_error(f"{kind} tasks are not supported yet")
         return handler
+
+    def _task_timeout(self, task: TaskContext) -> float | None:
+        return timeout_seconds(
+            self._document,
+            task.definition.get("timeout"),
+            field="timeout",
+            error=task.configuration_error,
+            evaluate=lambda expression, field: task.evaluate(expression, field=field),
+        )
 
     def _should_run(self, task: TaskContext) -> bool:
         condition = task.definition.get("if")
@@ -327,6 +396,7 @@ class Interpreter:
             input=task.input,
             output=output,
             error=error,
+            iteration=task.iteration,
         )
         try:
             await self._runtime.report(event)

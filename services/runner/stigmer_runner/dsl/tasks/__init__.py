@@ -19,8 +19,16 @@ from stigmer_runner.dsl.tasks.base import (
 )
 from stigmer_runner.dsl.tasks.call_task import run_call
 from stigmer_runner.dsl.tasks.do_task import run_do
+from stigmer_runner.dsl.tasks.emit_task import run_emit
+from stigmer_runner.dsl.tasks.for_task import run_for
+from stigmer_runner.dsl.tasks.fork_task import run_fork
+from stigmer_runner.dsl.tasks.listen_task import run_listen
 from stigmer_runner.dsl.tasks.raise_task import run_raise
+from stigmer_runner.dsl.tasks.run_task import run_run
 from stigmer_runner.dsl.tasks.set_task import run_set
+from stigmer_runner.dsl.tasks.switch_task import run_switch
+from stigmer_runner.dsl.tasks.try_task import run_try
+from stigmer_runner.dsl.tasks.wait_task import run_wait
 
 __all__ = [
     "DEFAULT_HANDLERS",
@@ -51,7 +59,20 @@ TASK_TYPES = (
 )
 
 DEFAULT_HANDLERS: Mapping[str, TaskHandler] = MappingProxyType(
-    {"call": run_call, "do": run_do, "raise": run_raise, "set": run_set}
+    {
+        "call": run_call,
+        "do": run_do,
+        "emit": run_emit,
+        "for": run_for,
+        "fork": run_fork,
+        "listen": run_listen,
+        "raise": run_raise,
+        "run": run_run,
+        "set": run_set,
+        "switch": run_switch,
+        "try": run_try,
+        "wait": run_wait,
+    }
 )
 """The task types this interpreter runs, by type."""
 

@@ -69,9 +69,28 @@ class Engine(Protocol):
         ...
 
     async def run_tasks(
-        self, tasks: Any, pointer: str, data: Any, scope: Mapping[str, Any]
+        self,
+        tasks: Any,
+        pointer: str,
+        data: Any,
+        scope: Mapping[str, Any],
+        *,
+        iteration: int | None = None,
     ) -> ListOutcome:
         """Run a task list (a ``do``, a branch, a loop body) found at ``pointer``."""
+        ...
+
+    async def run_task(
+        self,
+        name: str,
+        definition: Any,
+        pointer: str,
+        data: Any,
+        scope: Mapping[str, Any],
+        *,
+        iteration: int | None = None,
+    ) -> tuple[Any, str]:
+        """Run one task found at ``pointer`` (a fork branch); return its output and ``then``."""
         ...
 
 
@@ -94,6 +113,8 @@ class TaskContext:
     """Variables from enclosing tasks, such as a loop's ``$item`` or a catch's ``$error``."""
     raw_output: Any = None
     authorization: dict[str, Any] | None = None
+    iteration: int | None = None
+    """The index of the innermost enclosing ``for`` iteration, reported with the task."""
 
     @property
     def runtime(self) -> TaskRuntime:
@@ -140,11 +161,26 @@ class TaskContext:
             raise self.expression_error(field, exc) from None
 
     async def run_tasks(
-        self, tasks: Any, path: str, data: Any, scope: Mapping[str, Any] | None = None
+        self,
+        tasks: Any,
+        path: str,
+        data: Any,
+        scope: Mapping[str, Any] | None = None,
+        *,
+        iteration: int | None = None,
     ) -> ListOutcome:
-        """Run the task list at ``path`` below this task (``"do"``, ``"try"``...)."""
+        """Run the task list at ``path`` below this task (``"do"``, ``"try"``...).
+
+        ``iteration`` marks a loop body's tasks; by default they inherit this task's.
+        """
         merged = {**self.scope, **(scope or {})}
-        return await self.engine.run_tasks(tasks, f"{self.pointer}/{path}", data, merged)
+        return await self.engine.run_tasks(
+            tasks,
+            f"{self.pointer}/{path}",
+            data,
+            merged,
+            iteration=self.iteration if iteration is None else iteration,
+        )
 
     def configuration_error(self, detail: str) -> WorkflowError:
         """The error for a task definition that cannot run as written."""

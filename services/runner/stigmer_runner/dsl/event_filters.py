@@ -1,0 +1,324 @@
+"""Event filters and consumption strategies of ``listen`` (and ``until``), without I/O.
+
+A filter's ``with`` maps CloudEvent attributes to what they must be:
+
+* a runtime expression (``${ }``) is evaluated with ``.`` set to the attribute's value; a
+  boolean result is the verdict (``data: ${ .temperature > 38 }``), any other result must
+  equal the attribute (``subject: ${ $input.orderId }``);
+* any other string is a regular expression the whole attribute must match (or, when it is
+  not a valid pattern, a string it must equal);
+* a mapping matches a mapping that has at least its entries (recursively); anything else
+  must be equal.
+
+``correlate`` keys extract a value from the event (``from``, ``.`` is the whole event) that
+must equal ``expect`` when given, else the first value extracted for that key in this
+listen. A filter whose evaluation fails (an event of unexpected shape) does not match: a
+stray event must not fault a waiting workflow.
+
+The API routes events to executions on the literal attributes only (see
+:func:`routing_filters`); the precise match happens here, in the workflow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from stigmer_runner.dsl.errors import WorkflowError
+from stigmer_runner.dsl.expressions import is_expression
+
+Evaluate = Callable[[str, Any, str], Any]
+"""``(expression, data, field) -> result``; raises WorkflowError when evaluation fails."""
+
+STRATEGIES = ("all", "any", "one")
+
+
+class StrategyError(ValueError):
+    """A consumption strategy or filter that cannot run as written; ``field`` says where."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Correlation:
+    source: str
+    expect: str | None = None
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    attributes: Mapping[str, Any]
+    correlate: Mapping[str, Correlation] = field(default_factory=dict)
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Strategy:
+    kind: str
+    filters: tuple[EventFilter, ...]
+    until_expression: str | None = None
+    until: Strategy | None = None
+
+
+def parse_strategy(value: Any, where: str) -> Strategy:
+    """Parse an ``eventConsumptionStrategy`` found at ``where`` (e.g. ``listen.to``)."""
+    if not isinstance(value, Mapping):
+        raise StrategyError(where, "must be a mapping with one of all, any or one")
+    kinds = [k for k in STRATEGIES if k in value]
+    if len(kinds) != 1:
+        raise StrategyError(where, "must set exactly one of all, any or one")
+    unknown = set(value) - {*STRATEGIES, "until"}
+    if unknown:
+        raise StrategyError(where, f"unknown properties {sorted(unknown)}")
+    (kind,) = kinds
+    raw = value[kind]
+    if kind == "one":
+        filters: tuple[EventFilter, ...] = (_parse_filter(raw, f"{where}.one"),)
+    else:
+        if not isinstance(raw, list):
+            raise StrategyError(f"{where}.{kind}", "must be a list of event filters")
+        filters = tuple(_parse_filter(f, f"{where}.{kind}[{i}]") for i, f in enumerate(raw))
+        if kind == "all" and not filters:
+            raise StrategyError(f"{where}.all", "must list at least one event filter")
+    until = value.get("until")
+    # The specification applies ``until`` to ``any`` only and ignores it elsewhere.
+    if until is None or kind != "any":
+        return Strategy(kind, filters)
+    if isinstance(until, str):
+        return Strategy(kind, filters, until_expression=until)
+    if isinstance(until, Mapping):
+        nested = parse_strategy(until, f"{where}.until")
+        if nested.until is not None or nested.until_expression is not None:
+            raise StrategyError(f"{where}.until", "an until strategy cannot have its own until")
+        return Strategy(kind, filters, until=nested)
+    raise StrategyError(f"{where}.until", "must be a runtime expression or a strategy")
+
+
+def _parse_filter(value: Any, where: str) -> EventFilter:
+    if not isinstance(value, Mapping):
+        raise StrategyError(where, "an event filter must be a mapping with 'with'")
+    unknown = set(value) - {"with", "correlate"}
+    if unknown:
+        raise StrategyError(where, f"unknown properties {sorted(unknown)}")
+    attributes = value.get("with")
+    if not isinstance(attributes, Mapping) or not attributes:
+        raise StrategyError(f"{where}.with", "must map at least one event attribute")
+    correlate: dict[str, Correlation] = {}
+    raw = value.get("correlate") or {}
+    if not isinstance(raw, Mapping):
+        raise StrategyError(f"{where}.correlate", "must map correlation keys to {from, expect}")
+    for key, spec in raw.items():
+        here = f"{where}.correlate.{key}"
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("from"), str):
+            raise StrategyError(here, "needs 'from', a runtime expression")
+        expect = spec.get("expect")
+        if expect is not None and not isinstance(expect, str):
+            raise StrategyError(f"{here}.expect", "must be a string or a runtime expression")
+        correlate[str(key)] = Correlation(spec["from"], expect)
+    return EventFilter(dict(attributes), correlate, where)
+
+
+def routing_filters(strategy: Strategy) -> list[dict[str, Any]]:
+    """What the API needs to route events here: the literal attributes of every filter.
+
+    Expression-valued attributes are left out (they match in the workflow), so the API
+    delivers a superset of the matching events. An empty ``{}`` matches every event
+    (``any: []``).
+    """
+    filters = [_literal(f.attributes) for f in strategy.filters]
+    if strategy.kind == "any" and not strategy.filters:
+        filters = [{}]
+    if strategy.until is not None:
+        filters += routing_filters(strategy.until)
+    return filters
+
+
+def _literal(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in attributes.items() if not _has_expression(v)}
+
+
+def _has_expression(value: Any) -> bool:
+    if isinstance(value, str):
+        return is_expression(value)
+    if isinstance(value, Mapping):
+        return any(_has_expression(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_expression(v) for v in value)
+    return False
+
+
+class Matcher:
+    """Matches events against filters; holds the listen's correlation values."""
+
+    def __init__(self, evaluate: Evaluate, *, expect_data: Any) -> None:
+        self._evaluate = evaluate
+        self._expect_data = expect_data
+        self.correlations: dict[str, Any] = {}
+
+    def matches(self, event: Mapping[str, Any], event_filter: EventFilter) -> bool:
+        """True when ``event`` passes ``event_filter``; a match binds its correlation keys."""
+        for name, expected in event_filter.attributes.items():
+            where = f"{event_filter.where}.with.{name}"
+            if not self._attribute_matches(expected, event.get(name), where):
+                return False
+        bound: dict[str, Any] = {}
+        for key, correlation in event_filter.correlate.items():
+            where = f"{event_filter.where}.correlate.{key}"
+            value = self._safely(correlation.source, dict(event), f"{where}.from")
+            if value is None:
+                return False
+            if correlation.expect is not None:
+                expected = correlation.expect
+                if is_expression(expected):
+                    expected = self._evaluate(expected, self._expect_data, f"{where}.expect")
+                if value != expected and str(value) != expected:
+                    return False
+            elif key in self.correlations and self.correlations[key] != value:
+                return False
+            bound[key] = value
+        self.correlations.update(bound)
+        return True
+
+    def _attribute_matches(self, expected: Any, actual: Any, where: str) -> bool:
+        if isinstance(expected, str) and is_expression(expected):
+            result = self._safely(expected, actual, where, default=False)
+            return result if isinstance(result, bool) else result == actual
+        return _literal_matches(expected, actual)
+
+    def _safely(self, expression: str, data: Any, where: str, default: Any = None) -> Any:
+        try:
+            return self._evaluate(expression, data, where)
+        except WorkflowError:
+            return default
+
+
+def literal_matches(expected: Any, actual: Any) -> bool:
+    """Whether a literal filter value (no expressions) accepts an attribute's value."""
+    return _literal_matches(expected, actual)
+
+
+def _literal_matches(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, str):
+        if not isinstance(actual, str):
+            return False
+        pattern = _pattern(expected)
+        return expected == actual or (pattern is not None and pattern.fullmatch(actual) is not None)
+    if isinstance(expected, Mapping):
+        return isinstance(actual, Mapping) and all(
+            k in actual and _literal_matches(v, actual[k]) for k, v in expected.items()
+        )
+    return bool(expected == actual)
+
+
+@lru_cache(maxsize=512)
+def _pattern(text: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(text)
+    except re.error:
+        return None
+
+
+class Consumer:
+    """One strategy's progress: which events it consumed, and whether it is satisfied.
+
+    ``all`` takes one event per filter (the first unsatisfied filter an event matches) and
+    lists them in filter order; ``any`` and ``one`` list events in arrival order. An ``any``
+    is satisfied by its first event unless the listen has an ``until``, which the caller
+    checks (:class:`Listener`).
+    """
+
+    def __init__(self, strategy: Strategy, matcher: Matcher) -> None:
+        self._strategy = strategy
+        self._matcher = matcher
+        self._slots: list[Mapping[str, Any] | None] = [None] * len(strategy.filters)
+        self._arrivals: list[Mapping[str, Any]] = []
+
+    def offer(self, event: Mapping[str, Any]) -> bool:
+        """Consume ``event`` if the strategy wants it; True when it did."""
+        if self.satisfied and self._strategy.kind != "any":
+            return False
+        if self._strategy.kind == "all":
+            for index, event_filter in enumerate(self._strategy.filters):
+                if self._slots[index] is None and self._matcher.matches(event, event_filter):
+                    self._slots[index] = event
+                    self._arrivals.append(event)
+                    return True
+            return False
+        filters = self._strategy.filters
+        if not filters or any(self._matcher.matches(event, f) for f in filters):
+            self._arrivals.append(event)
+            return True
+        return False
+
+    @property
+    def satisfied(self) -> bool:
+        if self._strategy.kind == "all":
+            return all(slot is not None for slot in self._slots)
+        return bool(self._arrivals)
+
+    @property
+    def events(self) -> list[Mapping[str, Any]]:
+        """Consumed events: filter order for ``all``, arrival order otherwise."""
+        if self._strategy.kind == "all":
+            return [slot for slot in self._slots if slot is not None]
+        return list(self._arrivals)
+
+
+class Listener:
+    """A listen task's strategy with its ``until``: feed events, ask whether it is done.
+
+    Events the ``until`` strategy consumes are not the task's: they only end the listen.
+    An ``until`` expression is checked by the caller after each consumed event (it needs the
+    events as read), through :meth:`until_reached`.
+    """
+
+    def __init__(self, strategy: Strategy, matcher: Matcher) -> None:
+        self.strategy = strategy
+        self._main = Consumer(strategy, matcher)
+        self._until = Consumer(strategy.until, matcher) if strategy.until else None
+        self._until_reached = False
+
+    def offer(self, event: Mapping[str, Any]) -> bool:
+        """Feed one event; True when the task consumed it (it belongs in the output)."""
+        if self._until is not None and self._until.offer(event):
+            return False
+        return self._main.offer(event)
+
+    def until_reached(self) -> None:
+        """The ``until`` expression held: stop listening."""
+        self._until_reached = True
+
+    @property
+    def done(self) -> bool:
+        if self._until is not None:
+            return self._until.satisfied
+        if self.strategy.until_expression is not None:
+            return self._until_reached
+        return self._main.satisfied
+
+    @property
+    def events(self) -> list[Mapping[str, Any]]:
+        return self._main.events
+
+
+def read_event(event: Mapping[str, Any], mode: str) -> Any:
+    """An event as ``listen.read`` asks: ``data`` (the payload), ``envelope`` (the whole
+    event) or ``raw`` (the payload as it travelled: ``data_base64``, a string, or JSON text)."""
+    if mode == "envelope":
+        return dict(event)
+    if mode == "raw":
+        if "data_base64" in event:
+            return event["data_base64"]
+        data = event.get("data")
+        if data is None or isinstance(data, str):
+            return data
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+    if "data" not in event and "data_base64" in event:
+        return event["data_base64"]
+    return event.get("data")

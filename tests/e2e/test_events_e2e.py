@@ -138,3 +138,42 @@ async def test_an_emitted_event_reaches_another_listening_execution(
     for execution_id in (emitting.metadata.id, listener_id):
         history = await temporal.get_workflow_handle(dsl_workflow_id(execution_id)).fetch_history()
         await Replayer(workflows=[DslWorkflow]).replay_workflow(history)
+
+
+async def test_a_listen_inside_a_child_run_hears_the_execution_s_events(
+    api: StigmerClient, fleet: Fleet
+) -> None:
+    event_type = f"com.example.{uuid.uuid4().hex[:8]}.child"
+    child_name = unique("child-listener")
+    await api.register_workflow(
+        workflow_yaml(
+            child_name,
+            "  - waitForIt:\n"
+            "      listen:\n"
+            "        to:\n"
+            "          one:\n"
+            "            with:\n"
+            f"              type: {event_type}\n",
+        )
+    )
+    parent = await api.register_workflow(
+        workflow_yaml(
+            unique("parent"),
+            "  - callChild:\n"
+            "      run:\n"
+            "        workflow:\n"
+            "          namespace: tests\n"
+            f"          name: {child_name}\n"
+            "          version: '1.0.0'\n",
+        )
+    )
+    execution = await api.create_execution(workflow_id=parent.metadata.id)
+    execution_id = execution.metadata.id
+    headers = {"Authorization": f"Bearer {USER_TOKEN}"}
+    async with httpx.AsyncClient(base_url=fleet.api_url, headers=headers, timeout=10) as http:
+        await subscribed(http, execution_id)
+        response = await http.post("/v1/events", json=cloud_event(event_type, {"from": "test"}))
+        assert response.json()["delivered_to"] == [execution_id]
+        final = await asyncio.wait_for(finished(api, execution_id), timeout=60)
+    assert final.status.phase is ExecutionPhase.COMPLETED, final.status
+    assert final.status.output == [{"from": "test"}]

@@ -30,10 +30,7 @@ from stigmer_core.errors import (
     ValidationFailedError,
 )
 from stigmer_core.model import Metadata, _Model
-
-# The runner's stigmer_runner.contracts.EVENT_SIGNAL. The API may not import the runner;
-# both should read it from stigmer_core.temporal_contracts once it is defined there.
-EVENT_SIGNAL = "stigmer.runner.event"
+from stigmer_core.temporal_contracts import EVENT_SIGNAL
 
 SPEC_VERSION = "1.0"
 REQUIRED_ATTRIBUTES = ("specversion", "id", "source", "type")

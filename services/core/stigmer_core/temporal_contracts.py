@@ -17,6 +17,8 @@ DSL_WORKFLOW = "stigmer/dsl/run"
 ACTIVITY_TASK_QUEUE_MEMO = "activityTaskQueue"
 # The DSL run tells its invoke workflow it has started (see InvokeWorkflowInput.handoff...).
 RUN_STARTED_SIGNAL = "stigmer.run-started"
+# The API delivers a CloudEvent (a JSON object) to a listening execution's DSL workflow.
+EVENT_SIGNAL = "stigmer.runner.event"
 
 
 def invoke_workflow_id(execution_id: str) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Re-exported: the signal that delivers a CloudEvent to a listening run.
+from stigmer_core.temporal_contracts import EVENT_SIGNAL as EVENT_SIGNAL
+
 # Signal through which ExecuteWorkflow hands the DSL workflow its async-completion token.
 COMPLETION_TOKEN_SIGNAL = "stigmer.runner.completion-token"
-# Signal that delivers a CloudEvent (a JSON object) to a running execution's DSL workflow.
-EVENT_SIGNAL = "stigmer.runner.event"
 REPORT_ACTIVITY = "stigmer.runner.report"
 COMPLETE_ACTIVITY = "stigmer.runner.complete-execute"
 

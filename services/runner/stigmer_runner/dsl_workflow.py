@@ -85,8 +85,9 @@ class _WorkflowRuntime:
     instead of two per task, and no event is ever later than the next side effect.
     """
 
-    def __init__(self, run: DslRunInput, inbox: list[dict[str, Any]]) -> None:
+    def __init__(self, run: DslRunInput, inbox: list[dict[str, Any]], children: set[str]) -> None:
         self._run = run
+        self._running_children = children
         self._pending: list[dict[str, Any]] = []
         # Secret values, masked out of everything reported (status, and so SSE and logs).
         self.secret_needles: list[str] = []
@@ -148,6 +149,16 @@ class _WorkflowRuntime:
         await self.flush()
         self._children += 1
         child_id = f"{workflow.info().workflow_id}/child-{self._children}"
+        self._running_children.add(child_id)
+        try:
+            outcome = await self._child(run, child_id)
+        finally:
+            self._running_children.discard(child_id)
+        if outcome.phase != "COMPLETED":
+            raise WorkflowError(outcome.error or runtime_problem(RuntimeError(outcome.phase)))
+        return outcome.output
+
+    async def _child(self, run: ChildRun, child_id: str) -> ExecutionOutcome:
         outcome: ExecutionOutcome = await workflow.execute_child_workflow(
             DSL_WORKFLOW,
             DslRunInput(
@@ -162,9 +173,7 @@ class _WorkflowRuntime:
             id=child_id,
             result_type=ExecutionOutcome,
         )
-        if outcome.phase != "COMPLETED":
-            raise WorkflowError(outcome.error or runtime_problem(RuntimeError(outcome.phase)))
-        return outcome.output
+        return outcome
 
     async def next_event(self, timeout_seconds: float | None = None) -> dict[str, Any] | None:
         await self.flush()
@@ -229,11 +238,21 @@ class DslWorkflow:
     def __init__(self) -> None:
         self._token: str | None = None
         self._inbox: list[dict[str, Any]] = []
+        self._children: set[str] = set()
 
     @workflow.signal(name=EVENT_SIGNAL)
-    def event(self, event: dict[str, Any]) -> None:
-        """A CloudEvent for ``listen`` tasks; kept in arrival order until consumed."""
+    async def event(self, event: dict[str, Any]) -> None:
+        """A CloudEvent for ``listen`` tasks; kept in arrival order until consumed.
+
+        Events are addressed to the execution, so running child runs (``run: workflow``)
+        get a copy too: a ``listen`` inside a child hears what the execution hears.
+        """
         self._inbox.append(event)
+        for child_id in sorted(self._children):
+            try:
+                await workflow.get_external_workflow_handle(child_id).signal(EVENT_SIGNAL, event)
+            except FailureError as err:  # the child just ended
+                workflow.logger.info("event not forwarded to %s: %s", child_id, err)
 
     @workflow.signal(name=COMPLETION_TOKEN_SIGNAL)
     def completion_token(self, token: str) -> None:
@@ -242,7 +261,7 @@ class DslWorkflow:
 
     @workflow.run
     async def run(self, run: DslRunInput) -> ExecutionOutcome:
-        runtime = _WorkflowRuntime(run, self._inbox)
+        runtime = _WorkflowRuntime(run, self._inbox, self._children)
         execution_id = run.execution_id
         # Sent alongside the first commands rather than awaited first: waiting for the
         # signal's acknowledgement would cost every run one more workflow task.

@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from stigmer_core.errors import ConflictError, NotFoundError, ValidationFailedError
-from stigmer_runner.activities.http_call import _heartbeats
+from stigmer_runner.activities.heartbeats import heartbeating
 from stigmer_runner.dsl.errors import ErrorType, problem
 from stigmer_runner.dsl.event_contracts import (
     EMIT_EVENT_ACTIVITY,
@@ -34,7 +34,7 @@ class EventActivities:
     async def emit(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Publish ``payload["event"]``; a refused event fails the task (validation)."""
         try:
-            async with _heartbeats():
+            async with heartbeating():
                 return await self._events.publish_event(payload["event"])
         except ValidationFailedError as exc:
             raise _refused(exc.message, exc.field) from exc
@@ -43,7 +43,7 @@ class EventActivities:
     async def subscribe(self, payload: dict[str, Any]) -> None:
         """Register a listen task's routing filters."""
         try:
-            async with _heartbeats():
+            async with heartbeating():
                 await self._events.subscribe(
                     payload["execution_id"], task=payload["task"], filters=payload["filters"]
                 )
@@ -55,7 +55,7 @@ class EventActivities:
     async def unsubscribe(self, payload: dict[str, Any]) -> None:
         """Remove a listen task's subscription; one already gone is fine."""
         try:
-            async with _heartbeats():
+            async with heartbeating():
                 await self._events.unsubscribe(payload["execution_id"], task=payload["task"])
         except NotFoundError:
             activity.logger.info("subscription of %s already gone", payload["execution_id"])

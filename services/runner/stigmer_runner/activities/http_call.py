@@ -8,11 +8,9 @@ to report.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +18,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from stigmer_runner.activities.heartbeats import heartbeating
 from stigmer_runner.dsl.contracts import (
     HTTP_CALL_ACTIVITY,
     HTTP_INVALID_REQUEST_ERROR,
@@ -47,7 +46,7 @@ class HttpCallActivities:
     @activity.defn(name=HTTP_CALL_ACTIVITY)
     async def call(self, request: HttpRequest) -> HttpResponse:
         """Send ``request``; return the response, 4xx and 5xx included."""
-        async with _heartbeats():
+        async with heartbeating():
             return await self._send(request)
 
     async def _send(self, request: HttpRequest) -> HttpResponse:
@@ -101,31 +100,6 @@ class HttpCallActivities:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-@asynccontextmanager
-async def _heartbeats() -> AsyncIterator[None]:
-    """Heartbeat while a slow server answers, if the caller set a heartbeat timeout.
-
-    Heartbeats are also how Temporal delivers a cancellation to a running activity.
-    """
-    timeout = activity.info().heartbeat_timeout
-    if not timeout:
-        yield
-        return
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(timeout.total_seconds() / 3)
-
-    beating = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        beating.cancel()
-        with suppress(asyncio.CancelledError):
-            await beating
 
 
 def _encode_body(request: HttpRequest) -> tuple[dict[str, str], bytes | None]:

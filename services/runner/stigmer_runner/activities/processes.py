@@ -16,8 +16,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from stigmer_runner.activities.heartbeats import heartbeating
 from stigmer_runner.dsl.errors import ErrorType, problem
 from stigmer_runner.dsl.run_contracts import (
     PROCESS_ACTIVITY,
@@ -84,7 +84,7 @@ class ProcessActivities:
             watchdog.add_done_callback(self._detached.discard)
             return ProcessResult(limit_bytes=self._limits.output_limit_bytes)
         try:
-            async with _heartbeats():
+            async with heartbeating():
                 return await self._collect(request, process, timeout)
         finally:
             # Also on cancellation (the task's timeout, the run cancelled): nothing lingers.
@@ -232,28 +232,6 @@ def _kill_group(process: asyncio.subprocess.Process) -> None:
     """SIGKILL the process's whole group: a shell's children go with it."""
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-
-
-@asynccontextmanager
-async def _heartbeats() -> AsyncIterator[None]:
-    """Heartbeat while the process runs (how Temporal delivers a cancellation)."""
-    timeout = activity.info().heartbeat_timeout
-    if not timeout:
-        yield
-        return
-
-    async def beat() -> None:
-        while True:
-            activity.heartbeat()
-            await asyncio.sleep(timeout.total_seconds() / 3)
-
-    beating = asyncio.create_task(beat())
-    try:
-        yield
-    finally:
-        beating.cancel()
-        with suppress(asyncio.CancelledError):
-            await beating
 
 
 def _not_allowed(request: ProcessRequest, what: str, setting: str) -> ApplicationError:

@@ -1,0 +1,35 @@
+"""Replay saved histories of representative runs against today's workflow code.
+
+A change to the invoke workflow or the DSL workflow (or the interpreter it runs) that makes
+them issue different commands for the same history fails here, before it strands running
+executions in production. Histories are recorded by scripts/record_histories.py; evolve
+workflow code with ``workflow.patched`` and re-record only after such a versioned change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from stigmer_orchestrator.workflows import InvokeWorkflowExecution
+from stigmer_runner.dsl_workflow import DslWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_there_are_histories_of_both_workflows() -> None:
+    kinds = {path.name.split(".")[-2] for path in HISTORIES}
+    assert kinds == {"invoke", "dsl"}
+    assert len(HISTORIES) >= 8
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
+    replayer = Replayer(workflows=[InvokeWorkflowExecution, DslWorkflow])
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

@@ -39,6 +39,9 @@ class FakeRuntime:
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._sequence = itertools.count()
         self._driver: asyncio.Task[None] | None = None
+        # Continue-as-new: after this many iteration boundaries the run should be cut (0: never).
+        self.iterations_per_run = 0
+        self.boundaries = 0
         self.random_values: Sequence[float] = (0.5,)
         """What random() returns, in turn (cycling)."""
         self._randoms = 0
@@ -77,6 +80,10 @@ class FakeRuntime:
                 continue
             self.elapsed = max(self.elapsed, deadline)
             waiter.set_result(None)
+
+    def should_continue_as_new(self) -> bool:
+        self.boundaries += 1
+        return self.iterations_per_run > 0 and self.boundaries >= self.iterations_per_run
 
     def random(self) -> float:
         value = self.random_values[self._randoms % len(self.random_values)]

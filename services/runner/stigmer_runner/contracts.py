@@ -7,6 +7,7 @@ from typing import Any
 
 # Re-exported: the signal that delivers a CloudEvent to a listening run.
 from stigmer_core.temporal_contracts import EVENT_SIGNAL as EVENT_SIGNAL
+from stigmer_runner.dsl.checkpoint import Resume
 
 # Signal through which ExecuteWorkflow hands the DSL workflow its async-completion token.
 COMPLETION_TOKEN_SIGNAL = "stigmer.runner.completion-token"
@@ -21,6 +22,8 @@ class RunOptions:
     task_timeout_seconds: float = 300.0
     task_heartbeat_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
+    iterations_per_run: int = 0
+    """Continue as new after this many top-level loop iterations; 0: when Temporal suggests."""
 
 
 @dataclass
@@ -33,6 +36,13 @@ class DslRunInput:
     options: RunOptions = field(default_factory=RunOptions)
     child: bool = False
     """A child run (``run: workflow``): its parent reports status and is completed, not it."""
+    resume: Resume | None = None
+    """Set when this run continues an earlier one (continue-as-new)."""
+    completion_token: str | None = None
+    """ExecuteWorkflow's completion token, carried across continue-as-new."""
+    pending_events: list[dict[str, Any]] = field(default_factory=list)
+    """Events received but not consumed yet, carried across continue-as-new."""
+    continued: bool = False
 
 
 @dataclass

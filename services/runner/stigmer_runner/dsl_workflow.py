@@ -9,6 +9,7 @@ completed are not run again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         DslRunInput,
         ExecutionReport,
     )
+    from stigmer_runner.dsl.checkpoint import Checkpoint, Resume
     from stigmer_runner.dsl.contracts import (
         HTTP_CALL_ACTIVITY,
         HTTP_INVALID_REQUEST_ERROR,
@@ -93,6 +95,7 @@ class _WorkflowRuntime:
         self.secret_needles: list[str] = []
         self._inbox = inbox
         self._children = 0
+        self._iterations = 0
 
     def now(self) -> datetime:
         return workflow.now()
@@ -124,6 +127,13 @@ class _WorkflowRuntime:
 
     def random(self) -> float:
         return workflow.random().random()
+
+    def should_continue_as_new(self) -> bool:
+        self._iterations += 1
+        budget = self._run.options.iterations_per_run
+        return workflow.info().is_continue_as_new_suggested() or (
+            budget > 0 and self._iterations >= budget
+        )
 
     async def execute(self, call: ActivityCall) -> Any:
         options = self._run.options
@@ -265,15 +275,30 @@ class DslWorkflow:
         execution_id = run.execution_id
         # Sent alongside the first commands rather than awaited first: waiting for the
         # signal's acknowledgement would cost every run one more workflow task.
-        announced = None if run.child else asyncio.create_task(_announce_start(execution_id))
+        if run.completion_token is not None:
+            self._token = run.completion_token
+        self._inbox.extend(run.pending_events)
+        announced = (
+            None
+            if run.child or run.continued
+            else asyncio.create_task(_announce_start(execution_id))
+        )
+        checkpoint: Resume | None = None
         try:
             secrets = await _load_secrets(runtime, run.document)
             runtime.secret_needles = secret_strings(secrets)
             interpreter = Interpreter(
-                run.document, runtime=runtime, execution_id=execution_id, secrets=secrets
+                run.document,
+                runtime=runtime,
+                execution_id=execution_id,
+                secrets=secrets,
+                resume=run.resume,
             )
             output = await interpreter.run(run.input)
             outcome = ExecutionOutcome(execution_id=execution_id, phase="COMPLETED", output=output)
+        except Checkpoint as cut:
+            checkpoint = cut.resume
+            outcome = ExecutionOutcome(execution_id=execution_id, phase="IN_PROGRESS")
         except WorkflowError as err:
             outcome = ExecutionOutcome(execution_id=execution_id, phase="FAILED", error=err.problem)
         except asyncio.CancelledError:
@@ -282,6 +307,19 @@ class DslWorkflow:
             workflow.logger.exception("interpreter crashed on %s", execution_id)
             outcome = ExecutionOutcome(
                 execution_id=execution_id, phase="FAILED", error=runtime_problem(exc)
+            )
+        if checkpoint is not None:
+            await runtime.flush()
+            if announced is not None:
+                await announced
+            workflow.continue_as_new(
+                dataclasses.replace(
+                    run,
+                    resume=checkpoint,
+                    completion_token=self._token,
+                    pending_events=list(self._inbox),
+                    continued=True,
+                )
             )
         # A cancel was recorded by the API, and a cancelled execution takes no more updates.
         if outcome.phase != "CANCELLED":

@@ -13,7 +13,9 @@ from stigmer_core.api_client import StigmerClient
 from stigmer_core.logs import configure_logging
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
+from stigmer_runner.activities.asyncapi_call import AsyncApiActivities
 from stigmer_runner.activities.events import EventActivities
+from stigmer_runner.activities.grpc_call import GrpcCallActivities
 from stigmer_runner.activities.http_call import HttpCallActivities
 from stigmer_runner.activities.processes import ProcessActivities, ProcessLimits
 from stigmer_runner.activities.secret_loading import SecretLoading
@@ -33,6 +35,7 @@ def run_options(settings: RunnerSettings) -> RunOptions:
         task_timeout_seconds=settings.stigmer_runner_task_timeout_seconds,
         task_heartbeat_seconds=settings.stigmer_runner_task_heartbeat_seconds,
         http_timeout_seconds=settings.stigmer_runner_http_timeout_seconds,
+        iterations_per_run=settings.stigmer_runner_iterations_per_run,
     )
 
 
@@ -61,6 +64,8 @@ async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None)
         execute = ExecuteWorkflow(api=api, temporal=client, options=run_options(settings))
         reporter = Reporter(api=api, temporal=client)
         http_calls = HttpCallActivities(http=http)
+        asyncapi_calls = AsyncApiActivities()
+        grpc_calls = GrpcCallActivities(http=http)
         processes = ProcessActivities(limits=process_limits(settings))
         lookup = WorkflowLookup(api=api)
         secret_loading = SecretLoading(settings=settings)
@@ -74,6 +79,9 @@ async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None)
                 reporter.report,
                 reporter.complete,
                 http_calls.call,
+                asyncapi_calls.publish,
+                asyncapi_calls.subscribe,
+                grpc_calls.call,
                 processes.run,
                 lookup.resolve,
                 secret_loading.load,

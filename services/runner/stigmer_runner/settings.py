@@ -23,6 +23,10 @@ class RunnerSettings(TemporalSettings, ApiClientSettings):
     stigmer_runner_http_timeout_seconds: float = 60.0
     """Default timeout of one HTTP request made by a `call: http` task."""
 
+    stigmer_runner_iterations_per_run: int = 0
+    """Continue a DSL run as new after this many iterations of a top-level `for` loop, which
+    keeps Temporal histories short; 0 leaves it to Temporal's own suggestion."""
+
     stigmer_shutdown_grace_seconds: float = 30.0
     """On SIGTERM, how long in-flight activities may take to finish before the worker stops."""
 

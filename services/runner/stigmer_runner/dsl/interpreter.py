@@ -3,11 +3,12 @@
 The interpreter is deterministic so it can run inside a Temporal workflow: it does no I/O,
 reads no clock and draws no random numbers; side effects and time come from the
 :class:`~stigmer_runner.dsl.runtime.TaskRuntime` it is given. It imports only the standard
-library, ``jq``, ``stigmer_core`` and this package.
+library, ``jq``, ``jsonschema`` (pure validation), ``stigmer_core`` and this package.
 
-Data flow follows the specification (dsl.md, "Data Flow"): workflow ``input.from``, then
-for each task ``if`` (on the raw input), ``input.from``, the task itself, ``output.as``,
-``export.as`` (into ``$context``), and finally the workflow's ``output.as``. What a task
+Data flow follows the specification (dsl.md, "Data Flow"): workflow ``input.schema`` and
+``input.from``, then for each task ``if`` (on the raw input), ``input.schema`` (on the raw
+input), ``input.from``, the task itself, ``output.as``, ``output.schema``, ``export.as``
+(into ``$context``), and finally the workflow's ``output.as`` and ``output.schema``. What a task
 type does is up to its handler (``stigmer_runner.dsl.tasks``); this module holds what all
 tasks share.
 """
@@ -20,11 +21,13 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from stigmer_core.model import TaskPhase
+from stigmer_runner.dsl.checkpoint import Checkpoint, Resume
 from stigmer_runner.dsl.contracts import TaskEvent
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError, runtime_problem
 from stigmer_runner.dsl.expressions import ExpressionError, evaluate, evaluate_value, truthy
 from stigmer_runner.dsl.racing import within
 from stigmer_runner.dsl.runtime import TaskRuntime
+from stigmer_runner.dsl.schemas import SchemaValidator
 from stigmer_runner.dsl.tasks import (
     DEFAULT_HANDLERS,
     TASK_TYPES,
@@ -68,6 +71,7 @@ class Interpreter:
         execution_id: str = "",
         secrets: Mapping[str, Any] | None = None,
         runtime_version: str = "dev",
+        resume: Resume | None = None,
     ) -> None:
         self._document: Mapping[str, Any] = document if isinstance(document, Mapping) else {}
         self._valid_document = isinstance(document, Mapping)
@@ -82,6 +86,9 @@ class Interpreter:
         }
         self._context: Any = {}
         self._workflow: dict[str, Any] = {}
+        # Set when this run continues an earlier one; consumed by the resumed ``for`` task.
+        self._resume = resume
+        self._schemas = SchemaValidator(runtime=runtime)
 
     # --- the Engine protocol (what task handlers use) ------------------------------------
 
@@ -128,12 +135,17 @@ class Interpreter:
             raise WorkflowError.of(
                 ErrorType.CONFIGURATION, "the workflow document must be a mapping", instance=""
             )
-        self._context = {}
+        resume = self._resume
+        started = self._runtime.now()
+        if resume is not None:
+            input = resume.workflow_input
+            started = datetime.fromisoformat(resume.started_at)
+        self._context = {} if resume is None else resume.context
         self._workflow = {
             "id": self._execution_id,
             "definition": self._document,
             "input": input,
-            "startedAt": _datetime_descriptor(self._runtime.now()),
+            "startedAt": _datetime_descriptor(started),
         }
         try:
             seconds = timeout_seconds(
@@ -144,6 +156,9 @@ class Interpreter:
                     ErrorType.CONFIGURATION, detail, instance="/timeout"
                 ),
             )
+            if seconds is not None and resume is not None:
+                # The workflow's timeout spans all its runs, not each one.
+                seconds -= (self._runtime.now() - started).total_seconds()
             if seconds is None:
                 return await self._run_workflow(input)
             return await within(
@@ -156,9 +171,27 @@ class Interpreter:
             raise exc.original from None
 
     async def _run_workflow(self, input: Any) -> Any:
-        data = self._workflow_filter(input, "input", "from", context=False)
-        outcome = await self.run_tasks(self._document.get("do"), "/do", data, {})
-        return self._workflow_filter(outcome.output, "output", "as", context=True)
+        if self._resume is None:
+            await self._workflow_schema("input", input)
+            data = self._workflow_filter(input, "input", "from", context=False)
+            start = 0
+        else:
+            data, start = self._resume.task_input, self._resume.task_index
+        outcome = await self.run_tasks(self._document.get("do"), "/do", data, {}, start=start)
+        output = self._workflow_filter(outcome.output, "output", "as", context=True)
+        await self._workflow_schema("output", output)
+        return output
+
+    async def _workflow_schema(self, key: str, data: Any) -> None:
+        """Validate the workflow's raw input or final output against its schema, if any."""
+        settings = self._document.get(key)
+        await self._schemas.validate(
+            settings.get("schema") if isinstance(settings, Mapping) else None,
+            data,
+            field=f"{key}.schema",
+            label="the workflow",
+            instance=f"/{key}/schema",
+        )
 
     async def run_tasks(
         self,
@@ -168,6 +201,7 @@ class Interpreter:
         scope: Mapping[str, Any],
         *,
         iteration: int | None = None,
+        start: int = 0,
     ) -> ListOutcome:
         """Run the task list at ``pointer`` on ``data``, following ``then`` directives.
 
@@ -189,7 +223,7 @@ class Interpreter:
             ((name, definition),) = item.items()
             entries.append((str(name), definition, f"{pointer}/{index}/{_escape(str(name))}"))
             positions.setdefault(str(name), index)
-        index = 0
+        index = start
         while index < len(entries):
             name, definition, task_pointer = entries[index]
             data, then = await self._run_task(
@@ -249,11 +283,18 @@ class Interpreter:
         )
         try:
             handler = self._handler(task, definition, kind)
-            if not self._should_run(task):
+            if self._resume is not None and pointer == self._resume_pointer():
+                # A continued run re-enters its loop as it was: no `if`, input already shaped.
+                task.input = self._resume.task_input
+                seconds = self._task_timeout(task)
+            elif not self._should_run(task):
                 await self._report(task, TaskPhase.SKIPPED, output=raw_input)
                 return raw_input, Directive.CONTINUE
-            task.input = self._filter(task, "input", "from", raw_input)
-            seconds = self._task_timeout(task)
+            else:
+                # Data flow: the raw input is validated before input.from transforms it.
+                await self._task_schema(task, "input", raw_input)
+                task.input = self._filter(task, "input", "from", raw_input)
+                seconds = self._task_timeout(task)
         except (asyncio.CancelledError, _ReportFailedError):
             raise
         except Exception as exc:
@@ -272,6 +313,8 @@ class Interpreter:
                 )
             task.raw_output, task.authorization = result.output, result.authorization
             output = self._filter(task, "output", "as", result.output)
+            # ...and the output after output.as, before export.as reads it.
+            await self._task_schema(task, "output", output)
             export = _setting(task, "export", "as")
             if export is not None:
                 self._context = self._transform(
@@ -290,6 +333,49 @@ class Interpreter:
         await self._report(task, TaskPhase.COMPLETED, output=output)
         return output, then
 
+    # --- continue-as-new (see checkpoint.py) ------------------------------------------------
+
+    def _resume_pointer(self) -> str | None:
+        if self._resume is None:
+            return None
+        tasks = self._document.get("do")
+        if not isinstance(tasks, list) or not 0 <= self._resume.task_index < len(tasks):
+            return None
+        ((name, _),) = tasks[self._resume.task_index].items()
+        return f"/do/{self._resume.task_index}/{_escape(str(name))}"
+
+    def take_resume(self, task: TaskContext) -> tuple[int, Any] | None:
+        """For the ``for`` task a continued run re-enters: (first iteration, its data), once."""
+        resume = self._resume
+        if resume is None or task.pointer != self._resume_pointer():
+            return None
+        self._resume = None
+        return resume.iteration, resume.data
+
+    def checkpoint(self, task: TaskContext, iteration: int, data: Any) -> None:
+        """At an iteration boundary of a top-level ``for``: raise :class:`Checkpoint` when the
+        runtime says the run should continue as new; otherwise do nothing."""
+        parts = task.pointer.split("/")
+        if len(parts) != 4 or parts[1] != "do" or not self._runtime.should_continue_as_new():
+            return
+        raise Checkpoint(
+            Resume(
+                task_index=int(parts[2]),
+                task_input=task.input,
+                iteration=iteration,
+                data=data,
+                context=self._context,
+                workflow_input=self._workflow.get("input"),
+                started_at=_iso(self._workflow_started()),
+            )
+        )
+
+    def _workflow_started(self) -> datetime:
+        started = self._workflow.get("startedAt")
+        if isinstance(started, Mapping) and isinstance(started.get("iso8601"), str):
+            return datetime.fromisoformat(started["iso8601"].replace("Z", "+00:00"))
+        return self._runtime.now()
+
     def _handler(self, task: TaskContext, definition: Any, kind: str | None) -> TaskHandler:
         if not isinstance(definition, Mapping):
             raise task.configuration_error("a task definition must be a mapping")
@@ -301,6 +387,15 @@ class Interpreter:
         if handler is None:
             raise task.configuration_error(f"{kind} tasks are not supported yet")
         return handler
+
+    async def _task_schema(self, task: TaskContext, key: str, data: Any) -> None:
+        await self._schemas.validate(
+            _setting(task, key, "schema"),
+            data,
+            field=f"{key}.schema",
+            label=f"task {task.name!r}",
+            instance=task.pointer,
+        )
 
     def _task_timeout(self, task: TaskContext) -> float | None:
         return timeout_seconds(

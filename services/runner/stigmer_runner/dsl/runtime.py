@@ -70,3 +70,8 @@ class TaskRuntime(Protocol):
         ``timeout_seconds`` pass without one. Events arrive as Temporal signals, so waiting
         holds no worker slot and none is lost while the run is elsewhere."""
         ...
+
+    def should_continue_as_new(self) -> bool:
+        """Asked at each iteration boundary of a top-level ``for``: True when the run's history
+        is long enough that it should continue as a new run (see ``dsl/checkpoint.py``)."""
+        ...

@@ -93,6 +93,14 @@ class Engine(Protocol):
         """Run one task found at ``pointer`` (a fork branch); return its output and ``then``."""
         ...
 
+    def take_resume(self, task: TaskContext) -> tuple[int, Any] | None:
+        """For a ``for`` task a continued run re-enters: (first iteration, its data), once."""
+        ...
+
+    def checkpoint(self, task: TaskContext, iteration: int, data: Any) -> None:
+        """At an iteration boundary of a top-level ``for``: continue as new if it is time."""
+        ...
+
 
 _UNSET: Any = object()
 

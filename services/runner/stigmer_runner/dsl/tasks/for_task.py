@@ -48,8 +48,14 @@ async def run_for(task: TaskContext) -> TaskResult:
         raise task.configuration_error(
             f"for.in must evaluate to an array, got {type(collection).__name__}"
         )
-    data = task.input
+    resumed = task.engine.take_resume(task)
+    first, data = resumed if resumed is not None else (0, task.input)
     for index, item in enumerate(collection):
+        if index < first:
+            continue  # done by an earlier run of this workflow (continue-as-new)
+        if index > first:
+            # Between two iterations the run may continue as new, keeping history bounded.
+            task.engine.checkpoint(task, index, data)
         scope: dict[str, Any] = {each: item, at: index}
         if condition is not None and not truthy(
             task.evaluate(condition, field="while", data=data, extra=scope)

@@ -454,8 +454,6 @@ async def test_bad_timeout_is_a_configuration_error() -> None:
 @pytest.mark.parametrize(
     ("function", "detail"),
     [
-        ("grpc", "call: grpc is not supported yet"),
-        ("openapi", "call: openapi is not supported yet"),
         ("validateEmail", "function 'validateEmail' from use.functions is not supported yet"),
         ("nothing", "'nothing' is neither a built-in function nor defined in use.functions"),
     ],

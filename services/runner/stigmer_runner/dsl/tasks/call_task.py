@@ -1,4 +1,4 @@
-"""The ``call`` task: dispatch to the called function (only ``http`` for now)."""
+"""The ``call`` task: dispatch to the called function (http, openapi, grpc, asyncapi)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,17 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskHandler, TaskResult
+from stigmer_runner.dsl.tasks.call_asyncapi import call_asyncapi
+from stigmer_runner.dsl.tasks.call_grpc import call_grpc
 from stigmer_runner.dsl.tasks.call_http import call_http
+from stigmer_runner.dsl.tasks.call_openapi import call_openapi
 
-CALL_FUNCTIONS: Mapping[str, TaskHandler] = MappingProxyType({"http": call_http})
+CALL_FUNCTIONS: Mapping[str, TaskHandler] = MappingProxyType(
+    {"asyncapi": call_asyncapi, "http": call_http, "openapi": call_openapi, "grpc": call_grpc}
+)
 """Built-in functions by the name ``call`` gives them."""
 
-_NOT_YET = ("asyncapi", "grpc", "openapi", "a2a", "mcp")
+_NOT_YET = ("a2a", "mcp")
 
 
 async def run_call(task: TaskContext) -> TaskResult:

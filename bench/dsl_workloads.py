@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python bench/dsl_workloads.py [--iterations 1000] [--branches 50] [--repeat 3]
-        [--temporal ADDR --mongodb URI --redis URL] [--json]
+        [--temporal ADDR --mongodb URI --redis URL] [--fleet-env KEY=VALUE ...] [--json]
 
 (a) ``for`` over ``--iterations`` items whose body is one ``set`` task; (b) a ``fork`` of
 ``--branches`` branches, each one ``call: http`` GET to a local HTTP server (the e2e stub).
@@ -35,6 +35,7 @@ from typing import Any
 # Run as a script: the repository root holds the bench and tests packages it imports.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from tests.e2e.fleet import USER_TOKEN, Fleet
 from tests.e2e.stub_server import StubServer
@@ -103,6 +104,11 @@ class Measurement:
     task_entries: int
     history_events: int
     runs_in_chain: int
+    report_markers: int
+    """Local activities recorded (status reports, each one API call)."""
+    workflow_tasks: int
+    dsl_run_seconds: float
+    """First to last event of the DSL workflow's history (all runs of the chain)."""
 
 
 @dataclass
@@ -140,7 +146,7 @@ class MemorySampler:
 
 def rss_kb(pid: int) -> int:
     try:
-        import psutil  # type: ignore[import-not-found,unused-ignore]
+        import psutil  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
         return int(psutil.Process(pid).memory_info().rss // 1024)
     except ImportError:
@@ -171,7 +177,7 @@ async def run_once(
     if final is None or final.status.phase is not ExecutionPhase.COMPLETED:
         status = final.status if final else None
         raise RuntimeError(f"execution {execution.metadata.id} did not complete: {status}")
-    events, runs = await history_size(temporal, dsl_workflow_id(execution.metadata.id))
+    shape = await history_shape(temporal, dsl_workflow_id(execution.metadata.id))
     hwm = _status_kb(runner_pid, "VmHWM")
     return final, Measurement(
         seconds=seconds,
@@ -180,25 +186,33 @@ async def run_once(
         rss_after_mb=rss_kb(runner_pid) / 1024,
         vmhwm_mb=hwm / 1024 if hwm is not None else None,
         task_entries=len(final.status.tasks),
-        history_events=events,
-        runs_in_chain=runs,
+        **shape,
     )
 
 
-async def history_size(temporal: Client, workflow_id: str) -> tuple[int, int]:
-    """History events of the DSL workflow, over every run of its continue-as-new chain."""
-    total, runs = 0, 0
+async def history_shape(temporal: Client, workflow_id: str) -> dict[str, Any]:
+    """The DSL workflow's history over every run of its continue-as-new chain."""
     handle = temporal.get_workflow_handle(workflow_id)
     with contextlib.suppress(Exception):
         await handle.result()  # the status can be stored before the workflow task closes
     run_id: str | None = (await handle.describe()).run_id
+    events: list[Any] = []
+    runs = 0
     while run_id is not None and runs < 1000:
         history = await temporal.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        total += len(history.events)
+        events = list(history.events) + events
         runs += 1
         first = history.events[0].workflow_execution_started_event_attributes
         run_id = first.continued_execution_run_id or None
-    return total, runs
+    names = [EventType.Name(event.event_type) for event in events]
+    times = [event.event_time.ToDatetime().timestamp() for event in events]
+    return {
+        "history_events": len(events),
+        "runs_in_chain": runs,
+        "report_markers": names.count("EVENT_TYPE_MARKER_RECORDED"),
+        "workflow_tasks": names.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED"),
+        "dsl_run_seconds": max(times) - min(times) if times else 0.0,
+    }
 
 
 async def measure(options: argparse.Namespace, fleet: Fleet, stub: StubServer) -> dict[str, Any]:
@@ -224,7 +238,9 @@ async def measure(options: argparse.Namespace, fleet: Fleet, stub: StubServer) -
                     f"{workload.name} x{workload.size} run {attempt + 1}: "
                     f"{measurement.seconds:.2f} s, runner RSS {measurement.rss_before_mb:.0f} -> "
                     f"peak {measurement.rss_peak_mb:.0f} MB, {measurement.history_events} "
-                    f"history events in {measurement.runs_in_chain} run(s)"
+                    f"history events in {measurement.runs_in_chain} run(s), "
+                    f"{measurement.report_markers} reports, {measurement.workflow_tasks} "
+                    f"workflow tasks, DSL workflow {measurement.dsl_run_seconds:.2f} s"
                 )
     return {"environment": environment, "workloads": workloads}
 
@@ -283,8 +299,9 @@ def render(body: dict[str, Any]) -> str:
         f"Temporal {env['temporal_server']}, SDK {env['temporalio_sdk']}",
         "",
         "| workload | median s | runs (s) | runner RSS before -> peak MB | VmHWM MB "
-        "| status entries | history events (runs) | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "| status entries | history events (runs) | reports | workflow tasks "
+        "| DSL workflow s | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in body["workloads"].items():
         runs = entry["runs"]
@@ -299,7 +316,8 @@ def render(body: dict[str, Any]) -> str:
             f"| {label} | {entry['median_seconds']:.2f} | {seconds} | "
             f"{runs[0]['rss_before_mb']:.0f} -> {entry['max_rss_peak_mb']:.0f} | {hwm} | "
             f"{last['task_entries']} | {last['history_events']} ({last['runs_in_chain']}) | "
-            f"{verdict} |"
+            f"{last['report_markers']} | {last['workflow_tasks']} | "
+            f"{last['dsl_run_seconds']:.2f} | {verdict} |"
         )
     return "\n".join(lines)
 
@@ -312,9 +330,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--temporal", help="Temporal host:port (default: start one)")
     parser.add_argument("--mongodb", help="MongoDB URI (default: start FerretDB)")
     parser.add_argument("--redis", help="Redis URL (default: start one)")
+    parser.add_argument(
+        "--fleet-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the fleet ({workdir} is the work folder); repeatable",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     options = parser.parse_args(argv)
+    for item in options.fleet_env:
+        if "=" not in item:
+            parser.error(f"--fleet-env: {item!r} is not KEY=VALUE")
     for flag in ("iterations", "branches", "repeat"):
         if getattr(options, flag) < 1:
             parser.error(f"--{flag} must be at least 1")
@@ -345,12 +373,15 @@ def main(argv: list[str] | None = None) -> int:
                 redis=options.redis,
             )
             stub = stack.enter_context(StubServer())
+            fleet_env = dict(
+                item.replace("{workdir}", str(workdir)).split("=", 1) for item in options.fleet_env
+            )
             fleet = Fleet(
                 temporal_address=endpoints.temporal,
                 mongodb_uri=endpoints.mongodb,
                 redis_url=endpoints.redis,
                 workdir=workdir,
-                extra_env={"STIGMER_RECONCILE_INTERVAL_SECONDS": "5"},
+                extra_env={"STIGMER_RECONCILE_INTERVAL_SECONDS": "5", **fleet_env},
             )
             if "ferretdb" not in endpoints.started:
                 stack.callback(drop_database, endpoints.mongodb, fleet.database)

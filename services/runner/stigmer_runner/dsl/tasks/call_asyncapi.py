@@ -18,8 +18,8 @@ Consumption: the subscribe activity consumes one batch at a time and the handler
 ``filter``, ``while`` and ``until`` here, in the workflow, after each batch (``$context``
 and the workflow's variables stay in the workflow). ``amount`` caps each batch at the
 messages still missing, so no more than ``amount`` messages are ever taken off the channel;
-with ``while``/``until`` a batch ends as soon as messages have arrived, and messages of the
-batch after the one that stopped consumption are dropped. ``for`` bounds the whole
+with ``while``/``until`` a batch ends as soon as messages have arrived, and the messages of a
+batch that come after the one that stopped consumption are dropped. ``for`` bounds the whole
 subscription. Redis pub/sub delivers only to connected subscribers: a message published
 between two batches (a few milliseconds) is not seen. ``while`` is evaluated after each
 consumed message, ``until`` before each one (so also before the first); both see the

@@ -378,10 +378,10 @@ async def test_a_missing_secret_is_an_authorization_error() -> None:
 @pytest.mark.parametrize(
     ("policy", "detail"),
     [
-        ({"oauth2": {"authority": "https://id.example"}}, "oauth2 authentication is not supported"),
+        ({"certificate": {}}, "client certificates, mutual TLS) is not supported yet"),
         ({"use": "nope"}, "'nope', which is not defined in use.authentications"),
         ({"basic": {"username": "u"}}, "basic.password must be a string"),
-        ({"something": {}}, "must define a basic or bearer policy"),
+        ({"something": {}}, "must define one of the policies basic, bearer, digest"),
     ],
 )
 async def test_unusable_authentication_is_a_configuration_error(
@@ -454,7 +454,8 @@ async def test_bad_timeout_is_a_configuration_error() -> None:
 @pytest.mark.parametrize(
     ("function", "detail"),
     [
-        ("validateEmail", "function 'validateEmail' from use.functions is not supported yet"),
+        ("log:1.0.0@global", "'log:1.0.0@global' names a cataloged function"),
+        ("log:1.0.0@global", "catalogs are not supported"),
         ("nothing", "'nothing' is neither a built-in function nor defined in use.functions"),
     ],
 )

@@ -19,7 +19,7 @@ from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
 from stigmer_runner.dsl.durations import duration_seconds
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError, http_status_problem
 from stigmer_runner.dsl.expressions import is_expression
-from stigmer_runner.dsl.tasks.authentication import resolve_authentication
+from stigmer_runner.dsl.tasks.authentication import send_authenticated
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
 
 _OUTPUTS = ("content", "response", "raw")
@@ -45,11 +45,6 @@ async def call_http(task: TaskContext) -> TaskResult:
 
     uri, policy = _endpoint(task, args.get("endpoint"))
     headers = _strings(task, args.get("headers"), "with.headers")
-    authorization = resolve_authentication(task, policy, field="with.endpoint.authentication")
-    if authorization is not None:
-        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-        headers["Authorization"] = authorization.header
-
     request = HttpRequest(
         method=method.strip().upper(),
         url=uri,
@@ -60,7 +55,9 @@ async def call_http(task: TaskContext) -> TaskResult:
         timeout_seconds=_timeout(task),
         output=output,
     )
-    response = await task.runtime.call_http(request)
+    response, authorization = await send_authenticated(
+        task, request, policy, field="with.endpoint.authentication"
+    )
     highest = 400 if redirect else 300
     if not 200 <= response.status_code < highest:
         raise WorkflowError(

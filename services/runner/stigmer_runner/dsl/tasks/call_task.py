@@ -1,4 +1,5 @@
-"""The ``call`` task: dispatch to the called function (http, openapi, grpc, asyncapi)."""
+"""The ``call`` task: dispatch to the called function (http, openapi, grpc, asyncapi, or
+one of ``use.functions``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from types import MappingProxyType
 
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskHandler, TaskResult
 from stigmer_runner.dsl.tasks.call_asyncapi import call_asyncapi
+from stigmer_runner.dsl.tasks.call_function import call_function
 from stigmer_runner.dsl.tasks.call_grpc import call_grpc
 from stigmer_runner.dsl.tasks.call_http import call_http
 from stigmer_runner.dsl.tasks.call_openapi import call_openapi
@@ -29,11 +31,4 @@ async def run_call(task: TaskContext) -> TaskResult:
         return await handler(task)
     if function in _NOT_YET:
         raise task.configuration_error(f"call: {function} is not supported yet")
-    functions = (task.document.get("use") or {}).get("functions") or {}
-    if isinstance(functions, Mapping) and function in functions:
-        raise task.configuration_error(
-            f"calling the function {function!r} from use.functions is not supported yet"
-        )
-    raise task.configuration_error(
-        f"call: {function!r} is neither a built-in function nor defined in use.functions"
-    )
+    return await call_function(task, function)

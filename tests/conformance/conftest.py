@@ -43,7 +43,13 @@ def fleet(
     try:
         fleet.start_api()
         fleet.start_orchestrator()
-        fleet.start_runner(HTTP_PROXY=trap, HTTPS_PROXY=trap, ALL_PROXY=trap, NO_PROXY=LOCAL_HOSTS)
+        fleet.start_runner(
+            HTTP_PROXY=trap,
+            HTTPS_PROXY=trap,
+            ALL_PROXY=trap,
+            NO_PROXY=LOCAL_HOSTS,
+            STIGMER_RUNNER_ALLOW_SHELL="true",  # for the own `run: shell` scenario
+        )
         yield fleet
     finally:
         fleet.stop()

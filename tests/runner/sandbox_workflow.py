@@ -48,6 +48,9 @@ class _Runtime:
     def now(self) -> datetime:
         return workflow.now()
 
+    def random(self) -> float:
+        return workflow.random().random()
+
 
 @workflow.defn(name="stigmer-test/interpreter")
 class InterpreterWorkflow:

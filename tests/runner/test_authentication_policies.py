@@ -339,3 +339,41 @@ async def test_an_unsupported_digest_challenge_is_an_authentication_error() -> N
         401,
     )
     assert f"GET {API}: no supported Digest challenge" in caught.value.problem["detail"]
+
+
+async def test_call_openapi_operation_gets_an_oauth2_token() -> None:
+    document = {
+        "openapi": "3.0.0",
+        "info": {"title": "Pets", "version": "1"},
+        "servers": [{"url": "https://api.example"}],
+        "paths": {"/pets/1": {"get": {"operationId": "getPet", "responses": {}}}},
+    }
+
+    def respond(request: HttpRequest) -> HttpResponse:
+        if request.url == "https://docs.example/pets.json":
+            return json_response(request, document)
+        return authority("api-token")(request)
+
+    runtime = FakeRuntime(respond)
+    policy = {"oauth2": {"authority": AUTHORITY, "client": {"id": "a", "secret": "b"}}}
+    doc = {
+        "document": HEADER,
+        "do": [
+            {
+                "getPet": {
+                    "call": "openapi",
+                    "with": {
+                        "document": {"endpoint": "https://docs.example/pets.json"},
+                        "operationId": "getPet",
+                        "authentication": policy,
+                    },
+                }
+            }
+        ],
+    }
+    output = await Interpreter(doc, runtime=runtime).run({})
+    fetch, token_request, operation = runtime.requests
+    assert "Authorization" not in fetch.headers
+    assert token_request.url == f"{AUTHORITY}/oauth2/token"
+    assert operation.headers["Authorization"] == "Bearer api-token"
+    assert output == {"pet": 1, "auth": "Bearer api-token"}

@@ -39,6 +39,26 @@ INDEXED_FIELDS: dict[Collection, list[str]] = {
 }
 
 
+# Fields that hold users' data (workflow documents, inputs, outputs, errors, env, event
+# filters): any JSON at all. A store must keep them opaque: MongoDB restricts keys that start
+# with "$" or contain "." and some MongoDB-protocol servers reject nested arrays, and no query
+# ever looks inside them. "[]" stands for every element of a list.
+OPAQUE_FIELDS: dict[Collection, list[str]] = {
+    Collection.WORKFLOWS: ["spec.document"],
+    Collection.INSTANCES: ["spec.env"],
+    Collection.EXECUTIONS: [
+        "spec.input",
+        "spec.env",
+        "status.output",
+        "status.error",
+        "status.tasks[].input",
+        "status.tasks[].output",
+        "status.tasks[].error",
+    ],
+    Collection.SUBSCRIPTIONS: ["spec.filters"],
+}
+
+
 class DocumentStore(Protocol):
     """Asynchronous document storage. Every write is durable when the call returns."""
 

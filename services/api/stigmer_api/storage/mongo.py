@@ -8,7 +8,8 @@ reads use majority read concern where the server offers it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Mapping
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,7 @@ from pymongo.errors import (
 from pymongo.read_concern import ReadConcern
 
 from stigmer_api.storage import documents
-from stigmer_api.storage.base import INDEXED_FIELDS, UNIQUE_KEYS, Collection
+from stigmer_api.storage.base import INDEXED_FIELDS, OPAQUE_FIELDS, UNIQUE_KEYS, Collection
 from stigmer_api.storage.documents import ID_FIELD
 from stigmer_core.errors import (
     ConflictError,
@@ -112,7 +113,7 @@ class MongoStore:
         documents.doc_version(doc)
         try:
             with _translated("inserting"):
-                await self._coll(collection).insert_one(_to_stored(doc_id, doc))
+                await self._coll(collection).insert_one(_to_stored(collection, doc_id, doc))
         except DuplicateKeyError as exc:
             raise await self._conflict(collection, doc_id, doc, exc) from exc
 
@@ -120,14 +121,14 @@ class MongoStore:
         """The document with this ``metadata.id``, or None."""
         with _translated("reading"):
             found = await self._coll(collection).find_one({"_id": doc_id})
-        return _from_stored(found)
+        return _from_stored(collection, found)
 
     async def find_one(self, collection: Collection, filters: Mapping[str, Any]) -> Document | None:
         """Any one document whose dotted-path fields equal ``filters``."""
         query = _query(filters)
         with _translated("reading"):
             found = await self._coll(collection).find_one(query)
-        return _from_stored(found)
+        return _from_stored(collection, found)
 
     async def list(
         self,
@@ -145,7 +146,7 @@ class MongoStore:
         with _translated("listing"):
             cursor = self._coll(collection).find(query, sort=[("_id", DESCENDING)], limit=limit)
             found = await cursor.to_list()
-        return [doc for doc in map(_from_stored, found) if doc is not None]
+        return [doc for doc in (_from_stored(collection, d) for d in found) if doc is not None]
 
     async def replace(
         self, collection: Collection, doc: Mapping[str, Any], *, expected_version: int
@@ -162,7 +163,7 @@ class MongoStore:
                 with _translated("replacing"):
                     result = await self._coll(collection).replace_one(
                         {"_id": doc_id, "metadata.version": expected_version},
-                        _to_stored(doc_id, doc),
+                        _to_stored(collection, doc_id, doc),
                     )
             except DuplicateKeyError as exc:
                 raise await self._conflict(collection, doc_id, doc, exc, replacing=True) from exc
@@ -289,16 +290,52 @@ def _key_fields(exc: DuplicateKeyError) -> tuple[str, ...] | None:
     return (ID_FIELD,) if fields == ("_id",) else fields
 
 
-def _to_stored(doc_id: str, doc: Mapping[str, Any]) -> Document:
+def _to_stored(collection: Collection, doc_id: str, doc: Mapping[str, Any]) -> Document:
     stored: Document = {"_id": doc_id}
     stored.update((key, value) for key, value in doc.items() if key != "_id")
+    for path in OPAQUE_FIELDS[collection]:
+        _transform(stored, path.split("."), _encode)
     return stored
 
 
-def _from_stored(stored: Mapping[str, Any] | None) -> Document | None:
+def _from_stored(collection: Collection, stored: Mapping[str, Any] | None) -> Document | None:
     if stored is None:
         return None
-    return {key: value for key, value in stored.items() if key != "_id"}
+    doc = {key: value for key, value in stored.items() if key != "_id"}
+    for path in OPAQUE_FIELDS[collection]:
+        _transform(doc, path.split("."), _decode)
+    return doc
+
+
+def _transform(node: Any, parts: list[str], change: Callable[[Any], Any]) -> None:
+    """Apply ``change`` to the value at ``parts`` (``name[]`` descends into every element),
+    copying the containers on the way so the caller's document is left as it was."""
+    if not isinstance(node, dict) or not parts:
+        return
+    head, rest = parts[0], parts[1:]
+    many = head.endswith("[]")
+    key = head[:-2] if many else head
+    if key not in node:
+        return
+    if many:
+        if isinstance(node[key], list):
+            node[key] = [dict(item) if isinstance(item, dict) else item for item in node[key]]
+            for item in node[key]:
+                _transform(item, rest, change)
+    elif rest:
+        if isinstance(node[key], dict):
+            node[key] = dict(node[key])
+            _transform(node[key], rest, change)
+    else:
+        node[key] = change(node[key])
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _decode(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _query(filters: Mapping[str, Any]) -> Document:

@@ -60,7 +60,11 @@ from stigmer_runner.dsl.contracts import ActivityCall, HttpRequest
 from stigmer_runner.dsl.durations import duration_seconds
 from stigmer_runner.dsl.errors import WorkflowError, http_status_problem
 from stigmer_runner.dsl.expressions import is_expression, truthy
-from stigmer_runner.dsl.tasks.authentication import Authorization, resolve_authentication
+from stigmer_runner.dsl.tasks.authentication import (
+    Authorization,
+    resolve_authentication,
+    send_authenticated,
+)
 from stigmer_runner.dsl.tasks.base import Directive, TaskContext, TaskResult
 
 SUPPORTED_PROTOCOLS = ("redis", "http", "https")
@@ -158,11 +162,8 @@ async def _fetch_document(task: TaskContext, resource: Any) -> tuple[str, Any]:
     if not isinstance(endpoint, str) or not endpoint.lower().startswith(("http://", "https://")):
         raise task.configuration_error(f"{field} must be an absolute http(s) URI")
     headers = {"Accept": "application/json, application/yaml, text/yaml, */*"}
-    authorization = resolve_authentication(task, policy, field=f"{field}.authentication")
-    if authorization is not None:
-        headers["Authorization"] = authorization.header
     request = HttpRequest(method="GET", url=endpoint, headers=headers, output="raw")
-    response = await task.runtime.call_http(request)
+    response, _ = await send_authenticated(task, request, policy, field=f"{field}.authentication")
     if not 200 <= response.status_code < 300:
         raise WorkflowError(
             http_status_problem(

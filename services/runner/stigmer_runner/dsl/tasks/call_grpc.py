@@ -16,7 +16,7 @@ from stigmer_runner.dsl.grpc_contracts import (
     NON_RETRYABLE_GRPC_ERRORS,
     GrpcRequest,
 )
-from stigmer_runner.dsl.tasks.authentication import resolve_authentication
+from stigmer_runner.dsl.tasks.authentication import authorize
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
 from stigmer_runner.dsl.tasks.call_http import _timeout
 from stigmer_runner.dsl.tasks.call_openapi import resolve_uri
@@ -39,9 +39,7 @@ async def call_grpc(task: TaskContext) -> TaskResult:
     proto_uri, proto_policy = resolve_uri(
         task, proto["endpoint"], field="with.proto.endpoint", schemes=("http", "https", "file")
     )
-    proto_auth = resolve_authentication(
-        task, proto_policy, field="with.proto.endpoint.authentication"
-    )
+    proto_auth = await authorize(task, proto_policy, field="with.proto.endpoint.authentication")
 
     service = args.get("service")
     if not isinstance(service, Mapping):
@@ -57,7 +55,7 @@ async def call_grpc(task: TaskContext) -> TaskResult:
         arguments = {}
     if not isinstance(arguments, Mapping):
         raise task.configuration_error("with.arguments must be a mapping (the request message)")
-    authorization = resolve_authentication(
+    authorization = await authorize(
         task, service.get("authentication"), field="with.service.authentication"
     )
 

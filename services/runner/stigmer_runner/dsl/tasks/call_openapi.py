@@ -25,7 +25,7 @@ import yaml
 from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError, http_status_problem
 from stigmer_runner.dsl.expressions import is_expression
-from stigmer_runner.dsl.tasks.authentication import resolve_authentication
+from stigmer_runner.dsl.tasks.authentication import send_authenticated
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
 from stigmer_runner.dsl.tasks.call_http import _excerpt, _expand, _shape, _timeout
 
@@ -83,13 +83,6 @@ async def call_openapi(task: TaskContext) -> TaskResult:
         headers["Accept"] = accept
     if request.content_type is not None:
         headers["Content-Type"] = request.content_type
-    authorization = resolve_authentication(
-        task, args.get("authentication"), field="with.authentication"
-    )
-    if authorization is not None:
-        headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
-        headers["Authorization"] = authorization.header
-
     url = operation.base_url(task, document_url) + request.path
     if request.query:
         url = f"{url}?{urlencode(request.query, quote_via=quote)}"
@@ -102,7 +95,9 @@ async def call_openapi(task: TaskContext) -> TaskResult:
         timeout_seconds=timeout,
         output=output,
     )
-    response = await task.runtime.call_http(http)
+    response, authorization = await send_authenticated(
+        task, http, args.get("authentication"), field="with.authentication"
+    )
     _check_status(task, http, response, redirect=redirect)
     return TaskResult(
         _shape(response, http, output),
@@ -118,10 +113,7 @@ async def _fetch_document(
         raise task.configuration_error("with.document must be a mapping with an 'endpoint'")
     field_name = "with.document.endpoint"
     url, policy = resolve_uri(task, resource["endpoint"], field=field_name)
-    authorization = resolve_authentication(task, policy, field=f"{field_name}.authentication")
     headers = {"Accept": _DOCUMENT_ACCEPT}
-    if authorization is not None:
-        headers["Authorization"] = authorization.header
     # ``raw``: the activity decodes only JSON and text, and a YAML document may be served
     # under any content type; the bytes are parsed here instead.
     request = HttpRequest(
@@ -132,7 +124,9 @@ async def _fetch_document(
         timeout_seconds=timeout,
         output="raw",
     )
-    response = await task.runtime.call_http(request)
+    response, _ = await send_authenticated(
+        task, request, policy, field=f"{field_name}.authentication"
+    )
     _check_status(task, request, response, redirect=True)
     location = response.request_uri or url
     document = _parse_document(task, response, location)

@@ -27,7 +27,7 @@ from stigmer_runner.dsl.run_contracts import (
     ProcessResult,
     WorkflowReference,
 )
-from stigmer_runner.dsl.tasks.authentication import resolve_authentication
+from stigmer_runner.dsl.tasks.authentication import send_authenticated
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
 from stigmer_runner.dsl.timeouts import timeout_seconds
 
@@ -194,12 +194,10 @@ async def _fetch_source(task: TaskContext, source: Any, field: str) -> str:
     uri = task.evaluate_value(endpoint, field=f"{field}.endpoint")
     if not isinstance(uri, str) or not uri.lower().startswith(("http://", "https://")):
         raise task.configuration_error(f"{field}.endpoint must be an absolute http(s) URI")
-    headers: dict[str, str] = {}
-    authorization = resolve_authentication(task, policy, field=f"{field}.endpoint.authentication")
-    if authorization is not None:
-        headers["Authorization"] = authorization.header
-    request = HttpRequest(method="GET", url=uri, headers=headers, output="raw")
-    response = await task.runtime.call_http(request)
+    request = HttpRequest(method="GET", url=uri, output="raw")
+    response, _ = await send_authenticated(
+        task, request, policy, field=f"{field}.endpoint.authentication"
+    )
     if not 200 <= response.status_code < 300:
         raise WorkflowError(
             http_status_problem(

@@ -1,0 +1,266 @@
+"""oauth2, oidc and digest through the real HTTP activity against a local server.
+
+The server is a tiny authority (OIDC discovery and a token endpoint that checks the client's
+credentials) with a bearer-protected endpoint, and a digest-protected endpoint that verifies
+the answer with its own RFC 7616 computation.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import textwrap
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus
+
+import httpx
+import pytest
+import yaml
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
+from temporalio.worker import Replayer, Worker
+
+from stigmer_runner.activities.http_call import HttpCallActivities
+from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
+from stigmer_runner.dsl.digest_auth import parse_challenges
+from stigmer_runner.dsl.errors import ErrorType, WorkflowError
+from stigmer_runner.dsl.interpreter import Interpreter
+from tests.runner.fakes import FakeRuntime
+from tests.runner.sandbox_workflow import InterpreterWorkflow
+
+HEADER = {"dsl": "1.0.3", "namespace": "default", "name": "auth", "version": "1.0.0"}
+CLIENT_ID, CLIENT_SECRET, ACCESS_TOKEN = "runner", "s3cr3t", "issued-token-1"
+REALM, NONCE, USER, PASSWORD = "pets@local", "abc123nonce", "Mufasa", "Circle of Life"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path == "/idp/.well-known/openid-configuration":
+            host = self.headers["Host"]
+            self._reply(200, {"token_endpoint": f"http://{host}/idp/protocol/token"})
+        elif self.path == "/api/pets/1":
+            if self.headers.get("Authorization") == f"Bearer {ACCESS_TOKEN}":
+                self._reply(200, {"id": 1, "name": "doggie"})
+            else:
+                self._reply(401, {"error": "no token"})
+        elif self.path.startswith("/digest/"):
+            self._digest()
+        else:
+            self._reply(404, {"error": "no such route"})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        form = parse_qs(self.rfile.read(length).decode())
+        if self.path not in ("/idp/oauth2/token", "/idp/protocol/token"):
+            self._reply(404, {"error": "no such route"})
+            return
+        scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
+        client = (form.get("client_id", [""])[0], form.get("client_secret", [""])[0])
+        if scheme == "Basic":
+            user, _, secret = base64.b64decode(encoded).decode().partition(":")
+            client = (unquote_plus(user), unquote_plus(secret))
+        if client != (CLIENT_ID, CLIENT_SECRET) or form.get("grant_type") != ["client_credentials"]:
+            self._reply(401, {"error": "invalid_client", "error_description": "who are you?"})
+            return
+        self._reply(200, {"access_token": ACCESS_TOKEN, "token_type": "Bearer"})
+
+    def _digest(self) -> None:
+        challenge = f'Digest realm="{REALM}", qop="auth", algorithm=MD5, nonce="{NONCE}"'
+        scheme, _, credentials = self.headers.get("Authorization", "").partition(" ")
+        if scheme != "Digest":
+            self._reply(401, {"error": "login"}, {"WWW-Authenticate": challenge})
+            return
+        ((_, p),) = parse_challenges("Digest " + credentials)
+
+        def md5(text: str) -> str:
+            return hashlib.md5(text.encode()).hexdigest()
+
+        ha1 = md5(f"{USER}:{REALM}:{PASSWORD}")
+        ha2 = md5(f"GET:{self.path}")
+        expected = md5(f"{ha1}:{NONCE}:{p['nc']}:{p['cnonce']}:auth:{ha2}")
+        if p.get("uri") != self.path or p.get("response") != expected:
+            self._reply(401, {"error": "wrong answer"}, {"WWW-Authenticate": challenge})
+            return
+        self._reply(200, {"user": p["username"], "path": self.path})
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+class HttpRuntime(FakeRuntime):
+    """FakeRuntime whose HTTP calls go through the real activity."""
+
+    def __init__(self, activities: HttpCallActivities) -> None:
+        super().__init__()
+        self._activities = activities
+
+    async def call_http(self, request: HttpRequest) -> HttpResponse:
+        self.requests.append(request)
+        response: HttpResponse = await ActivityEnvironment().run(self._activities.call, request)
+        return response
+
+
+@pytest.fixture
+async def runtime() -> AsyncIterator[HttpRuntime]:
+    async with httpx.AsyncClient(timeout=5) as http:
+        yield HttpRuntime(HttpCallActivities(http=http))
+
+
+async def run(runtime: HttpRuntime, uri: str, policy: str) -> Any:
+    text = f"""
+    do:
+      - getPet:
+          call: http
+          with:
+            method: get
+            endpoint:
+              uri: {uri}
+              authentication:
+                {policy}
+          output:
+            as: '${{ {{content: ., authorization: $authorization}} }}'
+    """
+    doc = {"document": HEADER, **yaml.safe_load(textwrap.dedent(text))}
+    return await Interpreter(doc, runtime=runtime).run({"secret": CLIENT_SECRET})
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "oauth2: {authority: AUTH, client: {id: runner, secret: '${ .secret }'}}",
+        "oauth2: {authority: AUTH, client: {id: runner, secret: s3cr3t, "
+        "authentication: client_secret_basic}}",
+        "oidc: {authority: AUTH, grant: client_credentials, client: {id: runner, secret: s3cr3t}}",
+    ],
+)
+async def test_token_from_the_authority_opens_the_protected_endpoint(
+    server: str, runtime: HttpRuntime, policy: str
+) -> None:
+    output = await run(runtime, f"{server}/api/pets/1", policy.replace("AUTH", f"{server}/idp"))
+    assert output == {
+        "content": {"id": 1, "name": "doggie"},
+        "authorization": {"scheme": "Bearer", "parameter": ACCESS_TOKEN},
+    }
+
+
+async def test_a_refused_client_is_an_authentication_error(
+    server: str, runtime: HttpRuntime
+) -> None:
+    policy = f"oauth2: {{authority: {server}/idp, client: {{id: runner, secret: wrong}}}}"
+    with pytest.raises(WorkflowError) as caught:
+        await run(runtime, f"{server}/api/pets/1", policy)
+    body = caught.value.problem
+    assert (body["type"], body["status"]) == (ErrorType.AUTHENTICATION, 401)
+    assert f"{server}/idp: the token endpoint returned HTTP 401: who are you?" in body["detail"]
+    assert len(runtime.requests) == 1
+
+
+async def test_digest_protected_endpoint(server: str, runtime: HttpRuntime) -> None:
+    policy = f"digest: {{username: {USER}, password: {PASSWORD}}}"
+    output = await run(runtime, f"{server}/digest/pets?page=2", policy)
+    assert output["content"] == {"user": USER, "path": "/digest/pets?page=2"}
+    assert output["authorization"]["scheme"] == "Digest"
+    assert len(runtime.requests) == 2
+
+
+async def test_a_wrong_digest_password_fails_with_the_servers_401(
+    server: str, runtime: HttpRuntime
+) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        await run(runtime, f"{server}/digest/pets", f"digest: {{username: {USER}, password: nope}}")
+    assert (caught.value.problem["type"], caught.value.problem["status"]) == (
+        ErrorType.COMMUNICATION,
+        401,
+    )
+
+
+@pytest.mark.integration
+async def test_oidc_and_digest_run_in_the_workflow_sandbox_and_replay(
+    temporal_address: str, server: str
+) -> None:
+    """Token and challenge round trips are activities; the cnonce is the same on replay."""
+    oidc = {"authority": f"{server}/idp", "client": {"id": CLIENT_ID, "secret": CLIENT_SECRET}}
+    document = {
+        "document": HEADER,
+        "do": [
+            {
+                "pet": {
+                    "call": "http",
+                    "with": {
+                        "method": "get",
+                        "endpoint": {
+                            "uri": f"{server}/api/pets/1",
+                            "authentication": {"oidc": oidc},
+                        },
+                    },
+                    "export": {"as": "{pet: .name}"},
+                }
+            },
+            {
+                "owner": {
+                    "call": "http",
+                    "with": {
+                        "method": "get",
+                        "endpoint": {
+                            "uri": f"{server}/digest/owner",
+                            "authentication": {"digest": {"username": USER, "password": PASSWORD}},
+                        },
+                    },
+                    "output": {"as": "{pet: $context.pet, user: .user}"},
+                }
+            },
+        ],
+    }
+    client = await Client.connect(temporal_address)
+    queue = f"auth-sandbox-{uuid.uuid4()}"
+    async with httpx.AsyncClient(timeout=5) as http:
+        activities = HttpCallActivities(http=http)
+        async with Worker(
+            client,
+            task_queue=queue,
+            workflows=[InterpreterWorkflow],
+            activities=[activities.call],
+            workflow_failure_exception_types=[Exception],
+        ):
+            handle = await client.start_workflow(
+                InterpreterWorkflow.run,
+                {"document": document, "input": {}},
+                id=queue,
+                task_queue=queue,
+                execution_timeout=timedelta(seconds=60),
+            )
+            result = await handle.result()
+    assert result["error"] is None
+    assert result["output"] == {"pet": "doggie", "user": USER}
+    history = await handle.fetch_history()
+    await Replayer(workflows=[InterpreterWorkflow]).replay_workflow(history)

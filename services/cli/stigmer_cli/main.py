@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from importlib import metadata
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from stigmer_cli.commands import execute, resources, server
 from stigmer_cli.exit_codes import EXIT_CODES_HELP
 from stigmer_cli.runtime import make_runtime
+from stigmer_core.process import exit_now
 
 HELP = (
     "Run Serverless Workflow DSL 1.0 workflows durably on Temporal.\n\n"
@@ -61,5 +63,15 @@ app.add_typer(server.server_app)
 
 
 def main() -> None:
-    """Console-script entry point (``stigmer``)."""
-    app()
+    """Console-script entry point (``stigmer``).
+
+    Every command has finished its work and closed what it opened when typer exits; the
+    process then ends without interpreter finalization, which grpcio's threads (loaded with
+    the runner in `stigmer server`) can turn into an abort at exit.
+    """
+    try:
+        app()
+    except SystemExit as done:
+        if isinstance(done.code, str):
+            sys.stderr.write(done.code + "\n")
+        exit_now(done.code if isinstance(done.code, int) else (0 if done.code is None else 1))

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import signal
+import sys
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, NoReturn
 
 
 def run_until_signal(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` on a new event loop; SIGTERM/SIGINT cancel it once, gracefully."""
+    """Run ``main`` on a new event loop; SIGTERM/SIGINT cancel it once, gracefully.
+
+    After a clean stop the process exits at once with status 0. Everything that needs
+    closing was closed by ``main`` itself; skipping interpreter finalization avoids a known
+    crash of C extensions with threads of their own (grpcio) at exit, which would turn a
+    clean shutdown into an abort (status -6) that orchestrators count as a failure.
+    """
 
     async def runner() -> None:
         task = asyncio.ensure_future(main)
@@ -27,3 +36,13 @@ def run_until_signal(main: Coroutine[Any, Any, None]) -> None:
             await task
 
     asyncio.run(runner())
+    exit_now(0)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flush logs and standard streams, then end the process without interpreter
+    finalization (see run_until_signal for why). Only for after a complete, clean stop."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

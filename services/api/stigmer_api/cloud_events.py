@@ -13,9 +13,7 @@ Subscriptions of executions that are over are dropped when an event next matches
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import AsyncIterator, Mapping
-from functools import lru_cache
 from typing import Any
 
 from pydantic import Field
@@ -29,6 +27,7 @@ from stigmer_core.errors import (
     TerminalPhaseError,
     ValidationFailedError,
 )
+from stigmer_core.event_matching import literal_matches
 from stigmer_core.model import Metadata, _Model
 from stigmer_core.temporal_contracts import EVENT_SIGNAL
 
@@ -106,35 +105,12 @@ def validate_filters(filters: list[dict[str, Any]]) -> None:
 def event_matches(filters: list[dict[str, Any]], event: Mapping[str, Any]) -> bool:
     """Whether any filter accepts ``event``: every attribute of the filter matches.
 
-    The same literal rules as the runner's filters (stigmer_runner.dsl.event_filters):
-    strings are full-match regular expressions (or plain strings when not valid patterns),
-    mappings match supersets, anything else must be equal.
+    The literal rules of stigmer_core.event_matching, which the runner applies too.
     """
     return any(
-        all(name in event and _matches(value, event[name]) for name, value in f.items())
+        all(name in event and literal_matches(value, event[name]) for name, value in f.items())
         for f in filters
     )
-
-
-def _matches(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, str):
-        if not isinstance(actual, str):
-            return False
-        pattern = _pattern(expected)
-        return expected == actual or (pattern is not None and pattern.fullmatch(actual) is not None)
-    if isinstance(expected, Mapping):
-        return isinstance(actual, Mapping) and all(
-            k in actual and _matches(v, actual[k]) for k, v in expected.items()
-        )
-    return bool(expected == actual)
-
-
-@lru_cache(maxsize=1024)
-def _pattern(text: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(text)
-    except re.error:
-        return None
 
 
 def subscription_id(execution_id: str, task: str) -> str:

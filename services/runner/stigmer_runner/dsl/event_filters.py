@@ -22,12 +22,11 @@ The API routes events to executions on the literal attributes only (see
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+from stigmer_core.event_matching import literal_matches
 from stigmer_runner.dsl.errors import WorkflowError
 from stigmer_runner.dsl.expressions import is_expression
 
@@ -189,39 +188,13 @@ class Matcher:
         if isinstance(expected, str) and is_expression(expected):
             result = self._safely(expected, actual, where, default=False)
             return result if isinstance(result, bool) else result == actual
-        return _literal_matches(expected, actual)
+        return literal_matches(expected, actual)
 
     def _safely(self, expression: str, data: Any, where: str, default: Any = None) -> Any:
         try:
             return self._evaluate(expression, data, where)
         except WorkflowError:
             return default
-
-
-def literal_matches(expected: Any, actual: Any) -> bool:
-    """Whether a literal filter value (no expressions) accepts an attribute's value."""
-    return _literal_matches(expected, actual)
-
-
-def _literal_matches(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, str):
-        if not isinstance(actual, str):
-            return False
-        pattern = _pattern(expected)
-        return expected == actual or (pattern is not None and pattern.fullmatch(actual) is not None)
-    if isinstance(expected, Mapping):
-        return isinstance(actual, Mapping) and all(
-            k in actual and _literal_matches(v, actual[k]) for k, v in expected.items()
-        )
-    return bool(expected == actual)
-
-
-@lru_cache(maxsize=512)
-def _pattern(text: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(text)
-    except re.error:
-        return None
 
 
 class Consumer:

@@ -18,7 +18,7 @@ from stigmer_runner.dsl.grpc_contracts import (
 )
 from stigmer_runner.dsl.tasks.authentication import authorize
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
-from stigmer_runner.dsl.tasks.call_http import _timeout
+from stigmer_runner.dsl.tasks.call_http import request_timeout_seconds
 from stigmer_runner.dsl.tasks.call_openapi import resolve_uri
 
 _DEFAULT_PORT = 443
@@ -59,7 +59,7 @@ async def call_grpc(task: TaskContext) -> TaskResult:
         task, service.get("authentication"), field="with.service.authentication"
     )
 
-    timeout = _timeout(task)
+    timeout = request_timeout_seconds(task)
     request = GrpcRequest(
         proto_uri=proto_uri,
         service=name,

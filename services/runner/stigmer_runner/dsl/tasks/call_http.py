@@ -52,7 +52,7 @@ async def call_http(task: TaskContext) -> TaskResult:
         query=_strings(task, args.get("query"), "with.query"),
         body=task.evaluate_value(args.get("body"), field="with.body"),
         redirect=redirect,
-        timeout_seconds=_timeout(task),
+        timeout_seconds=request_timeout_seconds(task),
         output=output,
     )
     response, authorization = await send_authenticated(
@@ -65,12 +65,12 @@ async def call_http(task: TaskContext) -> TaskResult:
                 response.status_code,
                 method=request.method,
                 uri=response.request_uri or request.url,
-                excerpt=_excerpt(response.content),
+                excerpt=response_excerpt(response.content),
                 instance=task.pointer,
             )
         )
     return TaskResult(
-        _shape(response, request, output),
+        shape_output(response, request, output),
         authorization=authorization.descriptor() if authorization else None,
     )
 
@@ -90,14 +90,14 @@ def _endpoint(task: TaskContext, endpoint: Any) -> tuple[str, Any]:
         if not isinstance(uri, str):
             raise task.configuration_error(f"{field} evaluated to {_kind(uri)}, not a URI")
     else:
-        uri = _expand(task, endpoint, field)
+        uri = expand_uri_template(task, endpoint, field)
     uri = uri.strip()
     if not _HTTP_URL.match(uri):
         raise task.configuration_error(f"{field} must be an absolute http(s) URI, got {uri!r}")
     return uri, policy
 
 
-def _expand(task: TaskContext, template: str, field: str) -> str:
+def expand_uri_template(task: TaskContext, template: str, field: str) -> str:
     """RFC 6570 simple string expansion with the task input's top-level properties."""
 
     def value_of(match: re.Match[str]) -> str:
@@ -141,7 +141,7 @@ def _strings(task: TaskContext, value: Any, field: str) -> dict[str, str]:
     return strings
 
 
-def _timeout(task: TaskContext) -> float | None:
+def request_timeout_seconds(task: TaskContext) -> float | None:
     """The task's ``timeout.after`` in seconds, inline or named in ``use.timeouts``."""
     timeout = task.definition.get("timeout")
     field = "timeout"
@@ -163,7 +163,8 @@ def _timeout(task: TaskContext) -> float | None:
         raise task.configuration_error(f"{field}.after: {exc}") from None
 
 
-def _shape(response: HttpResponse, request: HttpRequest, output: str) -> Any:
+def shape_output(response: HttpResponse, request: HttpRequest, output: str) -> Any:
+    """A call's output in the form the task asks for: ``content``, ``response`` or ``raw``."""
     if output == "raw":
         return response.raw_base64
     if output == "response":
@@ -180,7 +181,8 @@ def _shape(response: HttpResponse, request: HttpRequest, output: str) -> Any:
     return response.content
 
 
-def _excerpt(content: Any) -> str | None:
+def response_excerpt(content: Any) -> str | None:
+    """A short text of a response body for error details (None for an empty body)."""
     if content is None:
         return None
     text = content if isinstance(content, str) else json.dumps(content, separators=(",", ":"))

@@ -27,7 +27,12 @@ from stigmer_runner.dsl.errors import ErrorType, WorkflowError, http_status_prob
 from stigmer_runner.dsl.expressions import is_expression
 from stigmer_runner.dsl.tasks.authentication import send_authenticated
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
-from stigmer_runner.dsl.tasks.call_http import _excerpt, _expand, _shape, _timeout
+from stigmer_runner.dsl.tasks.call_http import (
+    expand_uri_template,
+    request_timeout_seconds,
+    response_excerpt,
+    shape_output,
+)
 
 _OUTPUTS = ("content", "response", "raw")
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -69,7 +74,7 @@ async def call_openapi(task: TaskContext) -> TaskResult:
         parameters = {}
     if not isinstance(parameters, Mapping):
         raise task.configuration_error("with.parameters must be a mapping of parameter values")
-    timeout = _timeout(task)
+    timeout = request_timeout_seconds(task)
 
     document_url, document = await _fetch_document(task, args.get("document"), timeout)
     operation = _Operation.find(task, document, operation_id, document_url)
@@ -100,7 +105,7 @@ async def call_openapi(task: TaskContext) -> TaskResult:
     )
     _check_status(task, http, response, redirect=redirect)
     return TaskResult(
-        _shape(response, http, output),
+        shape_output(response, http, output),
         authorization=authorization.descriptor() if authorization else None,
     )
 
@@ -154,7 +159,7 @@ def resolve_uri(
         if not isinstance(uri, str):
             raise task.configuration_error(f"{field} must evaluate to a URI string")
     else:
-        uri = _expand(task, endpoint, field)
+        uri = expand_uri_template(task, endpoint, field)
     uri = uri.strip()
     scheme, _, rest = uri.partition("://")
     if scheme.lower() not in schemes or not rest:
@@ -214,7 +219,7 @@ def _check_status(
                 response.status_code,
                 method=request.method,
                 uri=response.request_uri or request.url,
-                excerpt=_excerpt(content),
+                excerpt=response_excerpt(content),
                 instance=task.pointer,
             )
         )

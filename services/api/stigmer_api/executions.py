@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import OrderedDict
 from typing import Any
 from weakref import WeakValueDictionary
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 SYSTEM_ERROR_TYPE = "https://serverlessworkflow.io/spec/1.0.0/errors/runtime"
 # Enough for 50+ writers racing on one execution in one round each.
 _MAX_CAS_ATTEMPTS = 200
+_WRITTEN_CACHE_SIZE = 10_000
 
 
 class CreateExecution(_Model):
@@ -80,6 +82,8 @@ class ExecutionService:
         # Serialises writers to one execution inside this process, so CAS retries are
         # only needed against other replicas.
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        # Last version written per live execution, oldest first (bounded; see update_status).
+        self._written: OrderedDict[str, WorkflowExecution] = OrderedDict()
 
     # --- create -------------------------------------------------------------------------
 
@@ -222,8 +226,12 @@ class ExecutionService:
         if lock is None:
             lock = self._locks[execution_id] = asyncio.Lock()
         async with lock:
+            # The last version this process wrote is usually still the stored one: start from
+            # it and let the compare-and-swap prove it. A failed swap re-reads.
+            current = self._written.pop(execution_id, None) or await self.get(execution_id)
             for attempt in range(_MAX_CAS_ATTEMPTS):
-                current = await self.get(execution_id)
+                if attempt:
+                    current = await self.get(execution_id)
                 status = apply_update(current.status, update, utcnow())
                 updated = current.model_copy(
                     update={
@@ -242,14 +250,22 @@ class ExecutionService:
                     expected_version=current.metadata.version,
                 ):
                     break
-                # Another replica won: back off a little so we do not collide again.
+                # Another writer won: back off a little so we do not collide again.
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
             else:
                 raise ConflictError(
                     f"execution {execution_id} is updated too often; retry", field="status"
                 )
+            if not updated.status.phase.terminal:
+                self._remember(updated)
         await self._publish(updated)
         return updated
+
+    def _remember(self, execution: WorkflowExecution) -> None:
+        """Keep the version just written, for the next update of this execution."""
+        self._written[execution.metadata.id] = execution
+        while len(self._written) > _WRITTEN_CACHE_SIZE:
+            self._written.popitem(last=False)
 
     async def cancel(self, execution_id: str) -> WorkflowExecution:
         execution = await self.update_status(

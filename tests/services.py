@@ -69,11 +69,12 @@ def find_binary(name: str) -> str | None:
     return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
-def unavailable(reason: str) -> NoReturn:
-    """Skip for want of a service, or fail when the run requires services."""
+def unavailable(reason: str, *, module: bool = False) -> NoReturn:
+    """Skip for want of a service (``module``: the whole module, at collection), or fail
+    when the run requires services, as CI does."""
     if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
         pytest.fail(f"{reason} (and {REQUIRE_SERVICES_ENV}=1)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=module)
 
 
 def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conformance.stubs import PublicStubs
 from tests.e2e.conftest import api  # noqa: F401  (the e2e client fixture, on this fleet)
-from tests.e2e.fleet import Fleet
+from tests.e2e.fleet import Fleet, running_fleet
 
 LOCAL_HOSTS = "127.0.0.1,localhost,::1"
 
@@ -33,23 +33,18 @@ def fleet(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Fleet]:
     """API, orchestrator and one runner as three processes; the runner cannot reach out."""
-    fleet = Fleet(
+    trap = public_stubs.proxy_url
+    with running_fleet(
+        tmp_path_factory.mktemp("conformance-fleet"),
         temporal_address=temporal_address,
         mongodb_uri=mongodb_uri,
         redis_url=redis_url,
-        workdir=tmp_path_factory.mktemp("conformance-fleet"),
-    )
-    trap = public_stubs.proxy_url
-    try:
-        fleet.start_api()
-        fleet.start_orchestrator()
-        fleet.start_runner(
-            HTTP_PROXY=trap,
-            HTTPS_PROXY=trap,
-            ALL_PROXY=trap,
-            NO_PROXY=LOCAL_HOSTS,
-            STIGMER_RUNNER_ALLOW_SHELL="true",  # for the own `run: shell` scenario
-        )
+        runner_env={
+            "HTTP_PROXY": trap,
+            "HTTPS_PROXY": trap,
+            "ALL_PROXY": trap,
+            "NO_PROXY": LOCAL_HOSTS,
+            "STIGMER_RUNNER_ALLOW_SHELL": "true",  # for the own `run: shell` scenario
+        },
+    ) as fleet:
         yield fleet
-    finally:
-        fleet.stop()

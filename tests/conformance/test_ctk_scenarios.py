@@ -26,7 +26,6 @@ lands, its scenario passes, the strict xfail fails, and the table must be update
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from stigmer_core.model import ExecutionPhase, ExecutionStatus
 from tests.conformance.gherkin import read_features
 from tests.conformance.steps import Outcome, Plan, compile_scenario
 from tests.conformance.stubs import PublicStubs
-from tests.services import REQUIRE_SERVICES_ENV
+from tests.services import unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -78,9 +77,7 @@ def load_cases(folder: Path) -> list[Case]:
 def _params() -> list[object]:
     if not FEATURES.is_dir():
         reason = f"the conformance kit is not at {FEATURES} (../shared beside the checkout)"
-        if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
-            raise FileNotFoundError(reason)
-        pytest.skip(reason, allow_module_level=True)
+        unavailable(reason, module=True)
     cases = load_cases(FEATURES) + load_cases(OWN_FEATURES)
     stale = sorted(set(NOT_YET) - {c.id for c in cases})
     if stale:

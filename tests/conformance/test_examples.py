@@ -8,7 +8,6 @@ Each workflow is deleted again, since several examples share a name and version.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import pytest
 
 from stigmer_core.api_client import StigmerClient
 from stigmer_core.dsl_document import load_yaml
-from tests.e2e.fleet import Fleet
-from tests.services import REQUIRE_SERVICES_ENV
+from tests.e2e.fleet import Fleet, running_fleet
+from tests.services import unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -28,9 +27,7 @@ def _examples() -> list[Path]:
     paths = sorted(EXAMPLES.glob("*.yaml"))
     if not paths:
         reason = f"no DSL examples at {EXAMPLES} (../shared beside the checkout)"
-        if os.environ.get(REQUIRE_SERVICES_ENV) == "1":
-            raise FileNotFoundError(reason)
-        pytest.skip(reason, allow_module_level=True)
+        unavailable(reason, module=True)
     return paths
 
 
@@ -42,17 +39,14 @@ def fleet(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Fleet]:
     """Only the API process: registering needs nothing else."""
-    fleet = Fleet(
+    with running_fleet(
+        tmp_path_factory.mktemp("examples-fleet"),
         temporal_address=temporal_address,
         mongodb_uri=mongodb_uri,
         redis_url=redis_url,
-        workdir=tmp_path_factory.mktemp("examples-fleet"),
-    )
-    try:
-        fleet.start_api()
+        workers=False,
+    ) as fleet:
         yield fleet
-    finally:
-        fleet.stop()
 
 
 @pytest.mark.parametrize("path", _examples(), ids=lambda p: p.stem)

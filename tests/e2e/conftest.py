@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stigmer_core.api_client import StigmerClient
-from tests.e2e.fleet import USER_TOKEN, Fleet
+from tests.e2e.fleet import USER_TOKEN, Fleet, running_fleet
 from tests.e2e.stub_server import StubServer
 
 
@@ -26,20 +26,14 @@ def fleet(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Fleet]:
     """API, orchestrator and one runner as three processes."""
-    fleet = Fleet(
+    with running_fleet(
+        tmp_path_factory.mktemp("fleet"),
         temporal_address=temporal_address,
         mongodb_uri=mongodb_uri,
         redis_url=redis_url,
-        workdir=tmp_path_factory.mktemp("fleet"),
         extra_env={"STIGMER_RUNNER_TASK_HEARTBEAT_SECONDS": "3"},
-    )
-    try:
-        fleet.start_api()
-        fleet.start_orchestrator()
-        fleet.start_runner()
+    ) as fleet:
         yield fleet
-    finally:
-        fleet.stop()
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +71,35 @@ class ServiceProcess:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+@contextmanager
+def running_fleet(
+    workdir: Path,
+    *,
+    temporal_address: str,
+    mongodb_uri: str,
+    redis_url: str,
+    workers: bool = True,
+    extra_env: dict[str, str] | None = None,
+    runner_env: dict[str, str] | None = None,
+) -> Iterator[Fleet]:
+    """API (and, with ``workers``, orchestrator and one runner) started, stopped afterwards."""
+    fleet = Fleet(
+        temporal_address=temporal_address,
+        mongodb_uri=mongodb_uri,
+        redis_url=redis_url,
+        workdir=workdir,
+        extra_env=extra_env or {},
+    )
+    try:
+        fleet.start_api()
+        if workers:
+            fleet.start_orchestrator()
+            fleet.start_runner(**(runner_env or {}))
+        yield fleet
+    finally:
+        fleet.stop()
 
 
 @dataclass

@@ -18,8 +18,7 @@ from stigmer_runner.dsl.grpc_contracts import (
 )
 from stigmer_runner.dsl.tasks.authentication import authorize
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
-from stigmer_runner.dsl.tasks.call_http import request_timeout_seconds
-from stigmer_runner.dsl.tasks.call_openapi import resolve_uri
+from stigmer_runner.dsl.tasks.call_http import request_timeout_seconds, resolve_uri
 
 _DEFAULT_PORT = 443
 # Room for the activity to fetch and compile the proto beyond the call's own deadline.

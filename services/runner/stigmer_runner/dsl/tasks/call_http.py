@@ -24,7 +24,6 @@ from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
 
 _OUTPUTS = ("content", "response", "raw")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_HTTP_URL = re.compile(r"^https?://[^/?#\s]+", re.IGNORECASE)
 _EXCERPT_CHARS = 300
 
 
@@ -77,12 +76,23 @@ async def call_http(task: TaskContext) -> TaskResult:
 
 def _endpoint(task: TaskContext, endpoint: Any) -> tuple[str, Any]:
     """The URL to call and the authentication policy, if any."""
+    return resolve_uri(task, endpoint, field="with.endpoint")
+
+
+def resolve_uri(
+    task: TaskContext,
+    endpoint: Any,
+    *,
+    field: str,
+    schemes: tuple[str, ...] = ("http", "https"),
+) -> tuple[str, Any]:
+    """An endpoint's absolute URI (expression or URI template resolved) and its
+    authentication policy, if any; the URI's scheme must be one of ``schemes``."""
     policy = None
-    field = "with.endpoint"
     if isinstance(endpoint, Mapping):
         policy = endpoint.get("authentication")
         endpoint = endpoint.get("uri")
-        field = "with.endpoint.uri"
+        field = f"{field}.uri"
     if not isinstance(endpoint, str) or not endpoint.strip():
         raise task.configuration_error(f"{field} must be a URI, a URI template or an expression")
     if is_expression(endpoint):
@@ -92,8 +102,14 @@ def _endpoint(task: TaskContext, endpoint: Any) -> tuple[str, Any]:
     else:
         uri = expand_uri_template(task, endpoint, field)
     uri = uri.strip()
-    if not _HTTP_URL.match(uri):
-        raise task.configuration_error(f"{field} must be an absolute http(s) URI, got {uri!r}")
+    scheme, _, rest = uri.partition("://")
+    if scheme.lower() not in schemes or not rest:
+        allowed = (
+            "http(s)"
+            if set(schemes) == {"http", "https"}
+            else ", ".join(f"{s}://" for s in schemes)
+        )
+        raise task.configuration_error(f"{field} must be an absolute {allowed} URI, got {uri!r}")
     return uri, policy
 
 

@@ -24,12 +24,11 @@ import yaml
 
 from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError, http_status_problem
-from stigmer_runner.dsl.expressions import is_expression
 from stigmer_runner.dsl.tasks.authentication import send_authenticated
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
 from stigmer_runner.dsl.tasks.call_http import (
-    expand_uri_template,
     request_timeout_seconds,
+    resolve_uri,
     response_excerpt,
     shape_output,
 )
@@ -136,36 +135,6 @@ async def _fetch_document(
     location = response.request_uri or url
     document = _parse_document(task, response, location)
     return location, document
-
-
-def resolve_uri(
-    task: TaskContext,
-    endpoint: Any,
-    *,
-    field: str,
-    schemes: tuple[str, ...] = ("http", "https"),
-) -> tuple[str, Any]:
-    """An endpoint's absolute URI (expression or URI template resolved) and its
-    authentication policy, if any; the URI's scheme must be one of ``schemes``."""
-    policy = None
-    if isinstance(endpoint, Mapping):
-        policy = endpoint.get("authentication")
-        endpoint = endpoint.get("uri")
-        field = f"{field}.uri"
-    if not isinstance(endpoint, str) or not endpoint.strip():
-        raise task.configuration_error(f"{field} must be a URI, a URI template or an expression")
-    if is_expression(endpoint):
-        uri = task.evaluate(endpoint, field=field)
-        if not isinstance(uri, str):
-            raise task.configuration_error(f"{field} must evaluate to a URI string")
-    else:
-        uri = expand_uri_template(task, endpoint, field)
-    uri = uri.strip()
-    scheme, _, rest = uri.partition("://")
-    if scheme.lower() not in schemes or not rest:
-        allowed = ", ".join(f"{s}://" for s in schemes)
-        raise task.configuration_error(f"{field} must be an absolute {allowed} URI, got {uri!r}")
-    return uri, policy
 
 
 def _parse_document(task: TaskContext, response: HttpResponse, url: str) -> Mapping[str, Any]:

@@ -9,12 +9,16 @@ workflow code with ``workflow.patched`` and re-record only after such a versione
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
+from stigmer_core.payload_codec import AesGcmPayloadCodec
+from stigmer_core.payload_keys import PayloadKey, PayloadKeyring
 from stigmer_orchestrator.workflows import InvokeWorkflowExecution
 from stigmer_runner.dsl_workflow import DslWorkflow
 
@@ -27,9 +31,20 @@ def test_there_are_histories_of_both_workflows() -> None:
     assert len(HISTORIES) >= 8
 
 
+# The histories were recorded without a payload codec; a worker with payload keys must
+# still replay them (its codec passes clear payloads through).
+ENCRYPTING = dataclasses.replace(
+    DataConverter.default,
+    payload_codec=AesGcmPayloadCodec(
+        keyring=PayloadKeyring(current=PayloadKey(key_id="replay", secret=bytes(32)))
+    ),
+)
+
+
+@pytest.mark.parametrize("converter", [DataConverter.default, ENCRYPTING], ids=["clear", "codec"])
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
-async def test_history_replays(path: Path) -> None:
+async def test_history_replays(path: Path, converter: DataConverter) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
-    replayer = Replayer(workflows=[InvokeWorkflowExecution, DslWorkflow])
+    replayer = Replayer(workflows=[InvokeWorkflowExecution, DslWorkflow], data_converter=converter)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

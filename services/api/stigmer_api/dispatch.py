@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from stigmer_api.settings import ApiSettings
 from stigmer_core.errors import DispatchFailedError, UnavailableError
+from stigmer_core.temporal_connect import connect, data_converter
 from stigmer_core.temporal_contracts import (
     ACTIVITY_TASK_QUEUE_MEMO,
     INVOKE_WORKFLOW,
@@ -38,13 +39,16 @@ Connector = Callable[[], Awaitable[Client]]
 
 
 def temporal_connector(settings: ApiSettings) -> Connector:
-    async def connect() -> Client:
+    """Connects with Stigmer's data converter, built (and its keys checked) right away."""
+    converter = data_converter(settings)
+
+    async def connect_once() -> Client:
         return await asyncio.wait_for(
-            Client.connect(settings.temporal_host_port, namespace=settings.temporal_namespace),
+            connect(settings, converter=converter),
             timeout=settings.stigmer_temporal_connect_timeout_seconds,
         )
 
-    return connect
+    return connect_once
 
 
 class Dispatcher:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from stigmer_api.app import create_app
+from stigmer_api.dispatch import temporal_connector
 from stigmer_api.settings import ApiSettings
 from stigmer_core.logs import configure_logging
 from stigmer_core.process import run_until_signal
@@ -30,7 +31,8 @@ async def serve(settings: ApiSettings, *, started: asyncio.Event | None = None) 
 
     Start-up order is the lifespan's: store, bus, Temporal client, then the listener.
     """
-    app = create_app(settings)
+    # Built before the server starts, so an unusable payload key stops us with its message.
+    app = create_app(settings, connect_temporal=temporal_connector(settings))
     config = uvicorn.Config(
         app,
         host=settings.stigmer_api_host,

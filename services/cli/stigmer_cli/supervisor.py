@@ -32,6 +32,7 @@ from stigmer_cli.temporal_dev import (
 )
 from stigmer_cli.urls import api_url_host_port, is_loopback_host
 from stigmer_core.errors import StigmerError, UnavailableError, ValidationFailedError
+from stigmer_core.temporal_connect import payload_keyring
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,9 @@ async def _supervise(
             f"local mode needs the server components ({exc}); "
             "install them with `pip install 'stigmer[local]'`"
         ) from exc
+    # Local mode encrypts payloads only with keys the user configured; it never makes one up
+    # (see docs/configuration.md, "Encrypted Temporal payloads"). Checked before anything starts.
+    payload_keyring(settings)
     address = settings.temporal_host_port
     namespace = settings.temporal_namespace
     temporal_note = "existing server"
@@ -124,6 +128,14 @@ async def _supervise(
         if not await _unless_stopped(waited, stop):
             return 0
 
+    # Every component talks to the same Temporal, so all get the CLI's payload keys.
+    temporal: dict[str, Any] = {
+        "temporal_host_port": address,
+        "temporal_namespace": namespace,
+        "stigmer_payload_key": settings.stigmer_payload_key,
+        "stigmer_payload_previous_keys": settings.stigmer_payload_previous_keys,
+        "stigmer_payload_keys_file": settings.stigmer_payload_keys_file,
+    }
     api_settings = ApiSettings(
         stigmer_store=StoreKind.SQLITE,
         stigmer_sqlite_path=str(paths.store),
@@ -131,13 +143,11 @@ async def _supervise(
         stigmer_api_host="127.0.0.1",
         stigmer_api_port=port,
         stigmer_api_allow_anonymous=True,
-        temporal_host_port=address,
-        temporal_namespace=namespace,
+        **temporal,
     )
     worker_overrides: dict[str, Any] = {
+        **temporal,
         "stigmer_api_url": settings.stigmer_api_url,
-        "temporal_host_port": address,
-        "temporal_namespace": namespace,
         "stigmer_shutdown_grace_seconds": settings.stigmer_local_shutdown_grace_seconds,
     }
     orchestrator_settings = OrchestratorSettings(**worker_overrides)

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Coroutine
 from typing import Any, NoReturn
 
+from stigmer_core.errors import StigmerError
+
 
 def run_until_signal(main: Coroutine[Any, Any, None]) -> None:
     """Run ``main`` on a new event loop; SIGTERM/SIGINT cancel it once, gracefully.
@@ -35,7 +37,14 @@ def run_until_signal(main: Coroutine[Any, Any, None]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    asyncio.run(runner())
+    try:
+        asyncio.run(runner())
+    except StigmerError as exc:
+        # A deliberate error at start-up (an unusable setting, say): its message, not a
+        # traceback, and a non-zero status so the orchestrator of processes notices.
+        where = f" ({exc.field})" if exc.field else ""
+        logging.getLogger(__name__).error("cannot run: %s%s", exc.message, where)
+        exit_now(2)
     exit_now(0)
 
 

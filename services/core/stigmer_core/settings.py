@@ -8,9 +8,12 @@ so `temporal_host_port` is `TEMPORAL_HOST_PORT`; the reference is docs/configura
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stigmer_core.payload_keys import parse_key, parse_keys
 
 
 class LogFormat(StrEnum):
@@ -43,6 +46,35 @@ class TemporalSettings(StigmerSettings):
 
     temporal_workflow_execution_runner_task_queue: str = "workflow_execution_runner"
     """Task queue of the runners (ExecuteWorkflow, the DSL workflow and its task activities)."""
+
+    stigmer_payload_key: SecretStr | None = None
+    """Key that encrypts every Temporal payload (AES-256-GCM), written
+    `<key id>:<base64 of 32 bytes>`. Unset (and no keys file): payloads, `$secrets` values
+    included, are stored in Temporal in clear. The API, orchestrator, runners and local mode
+    must all have the same keys."""
+
+    stigmer_payload_previous_keys: SecretStr | None = None
+    """Older payload keys, comma-separated `<key id>:<base64>`: they only decrypt, so what
+    they encrypted before a rotation stays readable."""
+
+    stigmer_payload_keys_file: Path | None = None
+    """File of payload keys (a mounted secret), one `<key id>:<base64>` per line: the first
+    encrypts, all decrypt. Instead of `STIGMER_PAYLOAD_KEY` and
+    `STIGMER_PAYLOAD_PREVIOUS_KEYS`; read once at start."""
+
+    @field_validator("stigmer_payload_key")
+    @classmethod
+    def _key_is_well_formed(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            parse_key(value.get_secret_value())
+        return value
+
+    @field_validator("stigmer_payload_previous_keys")
+    @classmethod
+    def _keys_are_well_formed(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keys(value.get_secret_value())
+        return value
 
 
 class ApiClientSettings(StigmerSettings):

@@ -50,6 +50,7 @@ def invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         ["server"],
         ["server", "stop"],
         ["server", "status"],
+        ["codec-server"],
     ],
 )
 def test_every_command_explains_itself(args: list[str], env: dict[str, str]) -> None:
@@ -197,3 +198,20 @@ def test_python_dash_m_works() -> None:
     )
     assert done.returncode == 0
     assert "Usage:" in done.stdout
+
+
+def test_codec_server_without_a_key_says_there_is_nothing_to_decode(env: dict[str, str]) -> None:
+    code, _, err = invoke(["codec-server"], {**env, "STIGMER_PAYLOAD_KEY": ""})
+    assert code == 2
+    assert "no payload key is configured" in err
+    assert "STIGMER_PAYLOAD_KEY" in err
+
+
+def test_codec_server_off_loopback_needs_a_token(env: dict[str, str]) -> None:
+    key = "k1:" + "A" * 43 + "="
+    code, _, err = invoke(
+        ["codec-server", "--host", "0.0.0.0"],
+        {**env, "STIGMER_PAYLOAD_KEY": key, "STIGMER_CODEC_SERVER_TOKEN": ""},
+    )
+    assert code == 2
+    assert "STIGMER_CODEC_SERVER_TOKEN" in err

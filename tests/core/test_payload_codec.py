@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from stigmer_core.errors import ValidationFailedError
 from stigmer_core.payload_codec import (
@@ -133,9 +133,11 @@ def test_settings_from_the_environment_make_an_encrypting_converter(
     new, old = _key("new"), _key("old")
     monkeypatch.setenv("STIGMER_PAYLOAD_KEY", _text(new))
     monkeypatch.setenv("STIGMER_PAYLOAD_PREVIOUS_KEYS", _text(old))
-    codec = data_converter(TemporalSettings()).payload_codec
-    assert isinstance(codec, AesGcmPayloadCodec)
-    assert codec.current_key_id == "new"
+    converter = data_converter(TemporalSettings())
+    assert isinstance(converter.payload_codec, AesGcmPayloadCodec)
+    assert converter.payload_codec.current_key_id == "new"
+    # Error messages may quote secrets: they are sealed as well.
+    assert converter.failure_converter_class is DefaultFailureConverterWithEncodedAttributes
 
 
 def test_a_malformed_key_in_the_environment_names_the_variable(

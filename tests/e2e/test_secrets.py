@@ -59,10 +59,13 @@ async def test_secret_is_usable_and_masked(
         fleet.stop()
 
 
+@pytest.mark.parametrize("encrypted", [False, True], ids=["clear", "payload-key"])
 async def test_missing_secret_fails_naming_it(
-    tmp_path: Path, temporal_address: str, mongodb_uri: str, redis_url: str
+    tmp_path: Path, temporal_address: str, mongodb_uri: str, redis_url: str, encrypted: bool
 ) -> None:
-    fleet = new_fleet(tmp_path, temporal_address, mongodb_uri, redis_url)
+    # With a payload key, failures are encrypted in Temporal too; the error still arrives.
+    env = {"STIGMER_PAYLOAD_KEY": _new_key("e2e-f")} if encrypted else {}
+    fleet = new_fleet(tmp_path, temporal_address, mongodb_uri, redis_url, **env)
     try:
         fleet.start_api()
         fleet.start_orchestrator()
@@ -78,6 +81,20 @@ async def test_missing_secret_fails_naming_it(
         assert status.phase is ExecutionPhase.FAILED
         assert status.error is not None
         assert "notConfigured" in status.error["detail"]
+        if encrypted:
+            # The failure's message is sealed too (it would name what the workflow declared).
+            plain = await Client.connect(temporal_address)
+            handle = plain.get_workflow_handle(dsl_workflow_id(execution.metadata.id))
+            history = await handle.fetch_history()
+            failures = [
+                event.activity_task_failed_event_attributes.failure
+                for event in history.events
+                if event.HasField("activity_task_failed_event_attributes")
+            ]
+            assert failures, "the secret-loading activity failed"
+            assert all(f.HasField("encoded_attributes") for f in failures)
+            raw = b"".join(event.SerializeToString() for event in history.events)
+            assert b"notConfigured" not in raw
     finally:
         fleet.stop()
 
@@ -89,7 +106,7 @@ async def _all(api: StigmerClient, execution_id: str) -> list:  # type: ignore[t
 async def test_with_a_payload_key_secrets_are_encrypted_in_temporal_history(
     tmp_path: Path, temporal_address: str, mongodb_uri: str, redis_url: str, stub: StubServer
 ) -> None:
-    payload_key = f"e2e-1:{base64.b64encode(os.urandom(32)).decode()}"
+    payload_key = _new_key("e2e-1")
     fleet = new_fleet(
         tmp_path, temporal_address, mongodb_uri, redis_url, STIGMER_PAYLOAD_KEY=payload_key
     )
@@ -142,6 +159,10 @@ async def test_with_a_payload_key_secrets_are_encrypted_in_temporal_history(
                 assert any(SECRET.encode() in p.data for p in opened)
     finally:
         fleet.stop()
+
+
+def _new_key(key_id: str) -> str:
+    return f"{key_id}:{base64.b64encode(os.urandom(32)).decode()}"
 
 
 def _payloads(message: Message) -> list[Payload]:

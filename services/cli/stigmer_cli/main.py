@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from stigmer_cli.commands import execute, resources, server
+from stigmer_cli.commands import codec, execute, resources, server
 from stigmer_cli.exit_codes import EXIT_CODES_HELP
 from stigmer_cli.runtime import make_runtime
 from stigmer_core.process import exit_now
@@ -60,6 +60,7 @@ app.add_typer(resources.list_app)
 app.command("watch", help=execute.WATCH_HELP)(execute.watch)
 app.command("cancel")(resources.cancel)
 app.add_typer(server.server_app)
+app.command("codec-server", help=codec.CODEC_SERVER_HELP)(codec.codec_server)
 
 
 def main() -> None:

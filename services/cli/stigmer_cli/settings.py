@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from stigmer_core.settings import ApiClientSettings, TemporalSettings
 
@@ -25,3 +25,7 @@ class CliSettings(TemporalSettings, ApiClientSettings):
 
     stigmer_local_shutdown_grace_seconds: float = 10.0
     """Local mode: how long workers may finish in-flight work when the server stops."""
+
+    stigmer_codec_server_token: SecretStr | None = None
+    """Bearer token `stigmer codec-server` requires of Temporal's UI and CLI; needed when it
+    listens on a non-loopback interface."""

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 
 from temporalio.client import Client
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from stigmer_core.payload_codec import AesGcmPayloadCodec
 from stigmer_core.payload_keys import PayloadKeyring, keyring_from
@@ -46,8 +46,12 @@ def data_converter(settings: TemporalSettings) -> DataConverter:
         log.info("no payload key configured: Temporal payloads are stored in clear")
         return DataConverter.default
     log.info("Temporal payloads are encrypted with key id %r", keyring.current.key_id)
+    # Failure messages and stack traces move into an encoded payload too: an error may quote
+    # a value built from a secret (a URL, a header).
     return dataclasses.replace(
-        DataConverter.default, payload_codec=AesGcmPayloadCodec(keyring=keyring)
+        DataConverter.default,
+        payload_codec=AesGcmPayloadCodec(keyring=keyring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
 

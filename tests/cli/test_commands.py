@@ -174,6 +174,16 @@ def test_server_refuses_a_remote_url(env: dict[str, str]) -> None:
     assert "loopback" in err
 
 
+def test_server_refuses_an_unreadable_payload_keys_file(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "no-such-keys"
+    code, _, err = invoke(["server"], {**env, "STIGMER_PAYLOAD_KEYS_FILE": str(missing)})
+    assert code == 2
+    assert f"cannot read the payload keys file {missing}" in err
+    assert "STIGMER_PAYLOAD_KEYS_FILE" in err
+
+
 def test_server_status_without_server(env: dict[str, str]) -> None:
     code, out, _ = invoke(["server", "status"], env)
     assert code == 4

@@ -3,6 +3,8 @@ server), later commands reuse it, and `stigmer server stop` stops both by pid.""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -11,10 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from temporalio.client import Client
 
 from stigmer_cli.local_server import stop_local_server
 from stigmer_cli.paths import LocalPaths
 from stigmer_cli.pidfile import pid_alive, read_pid
+from stigmer_core.payload_codec import ENCODING
+from stigmer_core.temporal_contracts import dsl_workflow_id
 from tests.e2e.stub_server import StubServer
 from tests.services import find_binary, free_port, unavailable
 
@@ -129,6 +134,32 @@ def test_run_starts_reuses_and_stops_the_local_server(
     assert not pid_alive(supervisor)
     assert not pid_alive(temporal)
     assert not paths.pid_file.exists()
+
+
+def test_local_mode_encrypts_payloads_with_the_configured_key(
+    local: tuple[dict[str, str], LocalPaths], tmp_path: Path
+) -> None:
+    env, paths = local
+    env["STIGMER_PAYLOAD_KEY"] = f"local-1:{base64.b64encode(os.urandom(32)).decode()}"
+    hello = tmp_path / "hello.yaml"
+    hello.write_text(HELLO)
+    run = stigmer(env, "run", str(hello), "--input", '{"name": "Zelda"}', "-o", "json")
+    assert run.returncode == 0, run.stdout + run.stderr + paths.log_file.read_text()
+    final = json.loads(run.stdout)
+    assert final["status"]["output"] == {"greeting": "Hello Zelda"}
+
+    async def history_bytes() -> tuple[bytes, list[bytes]]:
+        plain = await Client.connect(env["TEMPORAL_HOST_PORT"])
+        handle = plain.get_workflow_handle(dsl_workflow_id(final["metadata"]["id"]))
+        history = await handle.fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        encodings = [p.metadata["encoding"] for p in started.input.payloads]
+        return b"".join(e.SerializeToString() for e in history.events), encodings
+
+    raw, encodings = asyncio.run(history_bytes())
+    assert b"Zelda" not in raw
+    assert encodings
+    assert set(encodings) == {ENCODING}
 
 
 def test_a_failed_run_shows_the_problem_and_exits_1(

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     import jq  # noqa: F401 - load the C extension once, outside the sandbox
 
+    import stigmer_core.dsl_document  # the DSL schema, read once at start-up
     import stigmer_core.model  # noqa: F401 - pydantic models: no need to re-import them
 
 from stigmer_runner.dsl.contracts import HTTP_CALL_ACTIVITY, HttpRequest, HttpResponse, TaskEvent
@@ -60,7 +61,10 @@ class InterpreterWorkflow:
         result: dict[str, Any] = {"output": None, "error": None}
         try:
             result["output"] = await Interpreter(
-                args["document"], runtime=runtime, execution_id=workflow.info().workflow_id
+                args["document"],
+                runtime=runtime,
+                execution_id=workflow.info().workflow_id,
+                default_catalog=args.get("default_catalog"),
             ).run(args["input"])
         except WorkflowError as err:
             result["error"] = err.problem

@@ -180,40 +180,17 @@ async def test_undefined_function_is_a_configuration_error_naming_it() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("use", "function", "detail"),
-    [
-        ({}, "log:1.0.0@global", "catalogs are not supported"),
-        (
-            {"catalogs": {"global": {"endpoint": {"uri": "https://catalog.test"}}}},
-            "log:0.5.2@global",
-            "catalogs are not supported",
-        ),
-        (
-            {},
-            "https://catalog.test/functions/log/1.0.0/function.yaml",
-            "catalogs are not supported",
-        ),
-        (
-            {"catalogs": {"global": {"endpoint": {"uri": "https://catalog.test"}}}},
-            "log",
-            "functions of use.catalogs are not supported",
-        ),
-    ],
-)
-async def test_catalog_functions_are_configuration_errors(
-    use: dict[str, Any], function: str, detail: str
-) -> None:
-    doc = {**HEADER, "use": use, "do": [{"log": {"call": function, "with": {"message": "hi"}}}]}
-    runtime = FakeRuntime()
-    with pytest.raises(WorkflowError) as caught:
-        await Interpreter(doc, runtime=runtime).run({})
-    problem = caught.value.problem
+async def test_unknown_catalog_is_a_configuration_error_naming_it() -> None:
+    # Behaviour against a served catalog: tests/runner/test_catalog_functions.py.
+    problem = await fault(
+        """
+        do:
+          - log: {call: log:1.0.0@global, with: {message: hi}}
+        """
+    )
     assert problem["type"] == ErrorType.CONFIGURATION
     assert problem["instance"] == "/do/0/log"
-    assert repr(function) in problem["detail"]
-    assert detail in problem["detail"]
-    assert runtime.requests == []
+    assert "names catalog 'global', which is not defined in use.catalogs" in problem["detail"]
 
 
 async def test_with_that_is_not_a_mapping_is_a_configuration_error() -> None:

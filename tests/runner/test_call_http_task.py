@@ -454,8 +454,7 @@ async def test_bad_timeout_is_a_configuration_error() -> None:
 @pytest.mark.parametrize(
     ("function", "detail"),
     [
-        ("log:1.0.0@global", "'log:1.0.0@global' names a cataloged function"),
-        ("log:1.0.0@global", "catalogs are not supported"),
+        ("log:1.0.0@global", "names catalog 'global', which is not defined in use.catalogs"),
         ("nothing", "'nothing' is neither a built-in function nor defined in use.functions"),
     ],
 )

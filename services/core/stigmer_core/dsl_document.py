@@ -60,6 +60,18 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
+@cache
+def task_validator() -> Draft202012Validator:
+    """A validator for one task definition (the schema's ``#/$defs/task``).
+
+    Built once from the same schema; call it at start-up where reading the packaged schema
+    later would be I/O in the wrong place (a Temporal workflow).
+    """
+    schema: Any = _validator().schema
+    defs = schema["$defs"]
+    return Draft202012Validator({"$defs": defs, "$ref": "#/$defs/task"})
+
+
 def json_pointer(path: Any) -> str:
     """RFC 6901 pointer for a jsonschema error path."""
     parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
@@ -152,6 +164,15 @@ def validate_document(document: dict[str, Any]) -> DocumentHeader:
         name=header["name"],
         version=header["version"],
     )
+
+
+def task_problem(definition: Any) -> str | None:
+    """Why ``definition`` is not a valid DSL task (pointer and message), or None if it is."""
+    errors = list(task_validator().iter_errors(definition))
+    if not errors:
+        return None
+    error = _explain(_pick(errors))
+    return f"at {json_pointer(error.absolute_path) or '/'}: {error.message}"
 
 
 def count_tasks(document: dict[str, Any]) -> int:

@@ -24,6 +24,8 @@ class RunOptions:
     http_timeout_seconds: float = 60.0
     iterations_per_run: int = 0
     """Continue as new after this many top-level loop iterations; 0: when Temporal suggests."""
+    default_catalog_url: str | None = None
+    """Root URL of the catalog that ``name:version@default`` calls use; None: no default."""
 
 
 @dataclass

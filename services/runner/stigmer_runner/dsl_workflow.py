@@ -294,6 +294,7 @@ class DslWorkflow:
                 execution_id=execution_id,
                 secrets=secrets,
                 resume=run.resume,
+                default_catalog=run.options.default_catalog_url,
             )
             output = await interpreter.run(run.input)
             outcome = ExecutionOutcome(execution_id=execution_id, phase="COMPLETED", output=output)

@@ -10,6 +10,7 @@ import httpx
 from temporalio.worker import Worker
 
 from stigmer_core.api_client import StigmerClient
+from stigmer_core.dsl_document import task_validator
 from stigmer_core.logs import configure_logging
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
@@ -36,6 +37,7 @@ def run_options(settings: RunnerSettings) -> RunOptions:
         task_heartbeat_seconds=settings.stigmer_runner_task_heartbeat_seconds,
         http_timeout_seconds=settings.stigmer_runner_http_timeout_seconds,
         iterations_per_run=settings.stigmer_runner_iterations_per_run,
+        default_catalog_url=settings.stigmer_runner_default_catalog_url,
     )
 
 
@@ -51,6 +53,9 @@ def process_limits(settings: RunnerSettings) -> ProcessLimits:
 async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None) -> None:
     """Poll the runner queue until cancelled, then let in-flight activities finish
     within the grace period and close clients in reverse order."""
+    # Cataloged functions are checked against the DSL schema inside the DSL workflow: read
+    # the packaged schema now, not from workflow code.
+    task_validator()
     client = await connect_with_retry(settings)
     token = settings.stigmer_runner_token or settings.stigmer_api_token
     async with (

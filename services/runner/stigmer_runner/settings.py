@@ -27,6 +27,11 @@ class RunnerSettings(TemporalSettings, ApiClientSettings):
     """Continue a DSL run as new after this many iterations of a top-level `for` loop, which
     keeps Temporal histories short; 0 leaves it to Temporal's own suggestion."""
 
+    stigmer_runner_default_catalog_url: str | None = None
+    """Root URL of the DSL's default function catalog: `call: name:version@default` runs the
+    task at `<url>/functions/<name>/<version>/function.yaml`. Unset: no default catalog
+    (a workflow's own `use.catalogs.default` still works)."""
+
     stigmer_shutdown_grace_seconds: float = 30.0
     """On SIGTERM, how long in-flight activities may take to finish before the worker stops."""
 

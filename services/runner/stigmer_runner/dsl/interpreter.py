@@ -10,21 +10,25 @@ Data flow follows the specification (dsl.md, "Data Flow"): workflow ``input.sche
 input), ``input.from``, the task itself, ``output.as``, ``output.schema``, ``export.as``
 (into ``$context``), and finally the workflow's ``output.as`` and ``output.schema``. What a task
 type does is up to its handler (``stigmer_runner.dsl.tasks``); this module holds what all
-tasks share.
+tasks share, including ``use.extensions`` (see ``extensions.py``), which run around the
+task itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from stigmer_core.model import TaskPhase
+from stigmer_runner.dsl.catalogs import FunctionCatalogs, is_catalog_reference
 from stigmer_runner.dsl.checkpoint import Checkpoint, Resume
 from stigmer_runner.dsl.contracts import TaskEvent
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError, runtime_problem
 from stigmer_runner.dsl.expressions import ExpressionError, evaluate, evaluate_value, truthy
+from stigmer_runner.dsl.extensions import Extension, is_extension_task, parse_extensions
 from stigmer_runner.dsl.racing import within
 from stigmer_runner.dsl.runtime import TaskRuntime
 from stigmer_runner.dsl.schemas import SchemaValidator
@@ -35,6 +39,7 @@ from stigmer_runner.dsl.tasks import (
     ListOutcome,
     TaskContext,
     TaskHandler,
+    TaskResult,
     task_type,
 )
 from stigmer_runner.dsl.timeouts import timeout_error, timeout_seconds
@@ -59,7 +64,8 @@ class Interpreter:
 
     ``handlers`` maps task types to handlers (defaults to every supported type);
     ``execution_id`` is ``$workflow.id``; ``secrets`` is ``$secrets``, also used by
-    secret-based authentication policies; ``runtime_version`` goes into ``$runtime``.
+    secret-based authentication policies; ``runtime_version`` goes into ``$runtime``;
+    ``default_catalog`` is the root URL of the catalog ``name:version@default`` calls use.
     """
 
     def __init__(
@@ -72,6 +78,7 @@ class Interpreter:
         secrets: Mapping[str, Any] | None = None,
         runtime_version: str = "dev",
         resume: Resume | None = None,
+        default_catalog: str | None = None,
     ) -> None:
         self._document: Mapping[str, Any] = document if isinstance(document, Mapping) else {}
         self._valid_document = isinstance(document, Mapping)
@@ -89,6 +96,8 @@ class Interpreter:
         # Set when this run continues an earlier one; consumed by the resumed ``for`` task.
         self._resume = resume
         self._schemas = SchemaValidator(runtime=runtime)
+        self._catalogs = FunctionCatalogs(default_catalog=default_catalog)
+        self._extensions: tuple[Extension, ...] = ()
 
     # --- the Engine protocol (what task handlers use) ------------------------------------
 
@@ -108,24 +117,25 @@ class Interpreter:
         return self._runtime.now().timestamp()
 
     def variables(self, task: TaskContext) -> dict[str, Any]:
-        """Runtime expression arguments (dsl.md, "Runtime expression arguments")."""
+        """Runtime expression arguments (dsl.md, "Runtime expression arguments").
+
+        Inside an extension's tasks the scope carries ``task``: the extended task's.
+        """
         return {
             **task.scope,
             "context": self._context,
             "input": task.input,
             "secrets": self._secrets,
-            "task": {
-                "name": task.name,
-                "reference": task.pointer,
-                "definition": task.definition,
-                "input": task.raw_input,
-                "output": task.raw_output,
-                "startedAt": _datetime_descriptor(task.started_at),
-            },
+            "task": task.scope["task"] if "task" in task.scope else _task_descriptor(task),
             "workflow": self._workflow,
             "runtime": self._runtime_descriptor,
             "authorization": task.authorization,
         }
+
+    async def catalog_function(self, task: TaskContext, function: str) -> Mapping[str, Any] | None:
+        if not is_catalog_reference(function):
+            return None
+        return await self._catalogs.definition(task, function)
 
     # --- running ---------------------------------------------------------------------------
 
@@ -141,6 +151,7 @@ class Interpreter:
             input = resume.workflow_input
             started = datetime.fromisoformat(resume.started_at)
         self._context = {} if resume is None else resume.context
+        self._extensions = parse_extensions(self._document)
         self._workflow = {
             "id": self._execution_id,
             "definition": self._document,
@@ -232,7 +243,7 @@ class Interpreter:
             if then == Directive.END:
                 return ListOutcome(data, ended=True)
             if then == Directive.EXIT:
-                return ListOutcome(data)
+                return ListOutcome(data, exited=True)
             if then == Directive.CONTINUE:
                 index += 1
                 continue
@@ -281,9 +292,10 @@ class Interpreter:
             scope=scope,
             iteration=iteration,
         )
+        resumed = self._resume is not None and pointer == self._resume_pointer()
         try:
             handler = self._handler(task, definition, kind)
-            if self._resume is not None and pointer == self._resume_pointer():
+            if resumed and self._resume is not None:
                 # A continued run re-enters its loop as it was: no `if`, input already shaped.
                 task.input = self._resume.task_input
                 seconds = self._task_timeout(task)
@@ -303,11 +315,11 @@ class Interpreter:
         await self._report(task, TaskPhase.RUNNING)
         try:
             if seconds is None:
-                result = await handler(task)
+                result = await self._work(task, handler, resumed=resumed)
             else:
                 result = await within(
                     self._runtime,
-                    handler(task),
+                    self._work(task, handler, resumed=resumed),
                     seconds,
                     lambda: timeout_error(f"task {task.name!r}", seconds, instance=task.pointer),
                 )
@@ -332,6 +344,57 @@ class Interpreter:
             await self._fail(task, exc)
         await self._report(task, TaskPhase.COMPLETED, output=output)
         return output, then
+
+    # --- use.extensions (see extensions.py) -------------------------------------------------
+
+    async def _work(self, task: TaskContext, handler: TaskHandler, *, resumed: bool) -> TaskResult:
+        """The task itself, with the extensions that apply to it around it."""
+        if not self._extensions or is_extension_task(task.pointer):
+            return await handler(task)
+        applying = [e for e in self._extensions if e.extends(task.type) and self._when(e, task)]
+        result: TaskResult | None = None
+        # A continued run re-enters its loop mid-way: the `before` lists ran in the first run.
+        for extension in [] if resumed else applying:
+            if extension.before is None:
+                continue
+            outcome = await self._extension_tasks(extension, "before", task, task.input)
+            if outcome.ended:
+                return TaskResult(outcome.output, then=Directive.END)
+            if outcome.exited:
+                result = TaskResult(outcome.output)
+                break
+        if result is None:
+            result = await handler(task)
+        for extension in applying:
+            if extension.after is None:
+                continue
+            task.raw_output = result.output
+            outcome = await self._extension_tasks(extension, "after", task, result.output)
+            if outcome.ended:
+                return TaskResult(outcome.output, then=Directive.END)
+            if outcome.exited:
+                result = dataclasses.replace(result, output=outcome.output)
+        return result
+
+    def _when(self, extension: Extension, task: TaskContext) -> bool:
+        if extension.when is None:
+            return True
+        return truthy(
+            task.evaluate(
+                extension.when,
+                field=f"use.extensions.{extension.name}.when",
+                extra={"task": _extended_descriptor(task)},
+            )
+        )
+
+    async def _extension_tasks(
+        self, extension: Extension, key: str, task: TaskContext, data: Any
+    ) -> ListOutcome:
+        tasks = extension.before if key == "before" else extension.after
+        scope = {**task.scope, "task": _extended_descriptor(task)}
+        return await self.run_tasks(
+            tasks, f"{extension.pointer}/{key}", data, scope, iteration=task.iteration
+        )
 
     # --- continue-as-new (see checkpoint.py) ------------------------------------------------
 
@@ -499,6 +562,24 @@ class Interpreter:
             raise
         except Exception as exc:
             raise _ReportFailedError(exc) from exc
+
+
+def _task_descriptor(task: TaskContext) -> dict[str, Any]:
+    """``$task`` (dsl.md, "Task Descriptor")."""
+    return {
+        "name": task.name,
+        "reference": task.pointer,
+        "definition": task.definition,
+        "input": task.raw_input,
+        "output": task.raw_output,
+        "startedAt": _datetime_descriptor(task.started_at),
+    }
+
+
+def _extended_descriptor(task: TaskContext) -> dict[str, Any]:
+    """``$task`` for an extension: the descriptor plus the definition's own fields
+    (``$task.call``, ``$task.with``), as the specification's extension examples read it."""
+    return {**task.definition, **_task_descriptor(task)}
 
 
 def _setting(task: TaskContext, key: str, sub: str) -> Any:

@@ -40,10 +40,12 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class ListOutcome:
-    """How a list of tasks finished: its last output, and whether an ``end`` stopped it."""
+    """How a list of tasks finished: its last output, and whether an ``end`` (or an
+    ``exit``) stopped it."""
 
     output: Any
     ended: bool = False
+    exited: bool = False
 
 
 class Engine(Protocol):
@@ -91,6 +93,11 @@ class Engine(Protocol):
         iteration: int | None = None,
     ) -> tuple[Any, str]:
         """Run one task found at ``pointer`` (a fork branch); return its output and ``then``."""
+        ...
+
+    async def catalog_function(self, task: TaskContext, function: str) -> Mapping[str, Any] | None:
+        """The definition of a cataloged (``name:version@catalog``) or by-URI function,
+        fetched once per run; None when ``function`` is neither."""
         ...
 
     def take_resume(self, task: TaskContext) -> tuple[int, Any] | None:

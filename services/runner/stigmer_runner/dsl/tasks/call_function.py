@@ -1,4 +1,4 @@
-"""``call: <name>``: run a function the workflow defines in ``use.functions``.
+"""``call: <name>``: run a function of ``use.functions``, of a catalog, or given by URI.
 
 A function is a task definition (``call: http``, ``run``, ``set``, a ``do`` list...) kept
 under a name. Calling it runs that task with the call's evaluated ``with`` mapping as its
@@ -21,28 +21,26 @@ call failed, whereas ``<calling task>/call`` resolves in the document to that ca
 ``call: <name>``. Errors raised before the function starts (``with`` cannot be evaluated, no
 such function) carry the calling task's pointer.
 
-Catalogs are not supported: ``name:version@catalog`` calls, functions referenced by URI and
-anything that would come from ``use.catalogs`` fail with a configuration error.
+A name that ``use.functions`` does not define may name a cataloged function
+(``name:version@catalog``) or the URI of a function definition: the engine fetches its
+definition once per run (``stigmer_runner.dsl.catalogs``) and it then runs exactly like an
+inline function.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
 
-# {functionName}:{functionVersion}@{catalogName}, as the specification spells catalog calls.
-_CATALOGED = re.compile(r"^[^:@/\s]+:[^@\s]+@[^@\s]+$")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # Functions calling functions nest; past this depth it is taken for unbounded recursion.
 MAX_NESTING = 32
 
 
 async def call_function(task: TaskContext, function: str) -> TaskResult:
     """Run the function ``function`` of ``use.functions`` with the task's ``with`` as input."""
-    definition = _definition(task, function)
+    definition = await _definition(task, function)
     arguments = task.definition.get("with", {})
     if not isinstance(arguments, Mapping):
         raise task.configuration_error(f"'with' (the arguments of {function!r}) must be a mapping")
@@ -58,7 +56,7 @@ async def call_function(task: TaskContext, function: str) -> TaskResult:
     return TaskResult(output)
 
 
-def _definition(task: TaskContext, function: str) -> Mapping[str, Any]:
+async def _definition(task: TaskContext, function: str) -> Mapping[str, Any]:
     use = task.document.get("use")
     use = use if isinstance(use, Mapping) else {}
     functions = use.get("functions")
@@ -69,19 +67,12 @@ def _definition(task: TaskContext, function: str) -> Mapping[str, Any]:
         if not isinstance(definition, Mapping):
             raise task.configuration_error(f"use.functions.{function} must be a task definition")
         return definition
-    if _CATALOGED.match(function):
-        raise task.configuration_error(
-            f"call: {function!r} names a cataloged function (name:version@catalog);"
-            " catalogs are not supported, define the function in use.functions instead"
-        )
-    if _URI.match(function):
-        raise task.configuration_error(
-            f"call: {function!r} references a function by URI; catalogs are not supported"
-            " and neither are external functions, define the function in use.functions instead"
-        )
+    cataloged = await task.engine.catalog_function(task, function)
+    if cataloged is not None:
+        return cataloged
     hint = ""
     if use.get("catalogs"):
-        hint = " (functions of use.catalogs are not supported: catalogs are not resolved)"
+        hint = " (a function of use.catalogs is called as name:version@catalog)"
     raise task.configuration_error(
         f"call: {function!r} is neither a built-in function nor defined in use.functions{hint}"
     )

@@ -127,6 +127,9 @@ class Interpreter:
             "authorization": task.authorization,
         }
 
+    def set_context(self, context: Any) -> None:
+        self._context = context
+
     # --- running ---------------------------------------------------------------------------
 
     async def run(self, input: Any) -> Any:

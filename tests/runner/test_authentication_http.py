@@ -112,9 +112,11 @@ class _Handler(BaseHTTPRequestHandler):
             user, _, secret = base64.b64decode(encoded).decode().partition(":")
             client = (unquote_plus(user), unquote_plus(secret))
         known = client[0] in (CLIENT_ID, "jwt-client", "rogue", "forger")
-        if not known or client[1] != CLIENT_SECRET or form.get("grant_type") != [
-            "client_credentials"
-        ]:
+        if (
+            not known
+            or client[1] != CLIENT_SECRET
+            or form.get("grant_type") != ["client_credentials"]
+        ):
             self._reply(401, {"error": "invalid_client", "error_description": "who are you?"})
             return
         token = _mint(client[0], f"http://{self.headers['Host']}/idp")

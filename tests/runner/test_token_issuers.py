@@ -46,7 +46,11 @@ def test_issuer_failures_say_why(issued: str, reason: str) -> None:
 @pytest.mark.parametrize(
     ("issued", "keys", "reason"),
     [
-        (token({"iss": ISSUER}, key="a-shared-secret-of-at-least-32-bytes", alg="HS256"), jwks(), "not an asymmetric algorithm"),
+        (
+            token({"iss": ISSUER}, key="a-shared-secret-of-at-least-32-bytes", alg="HS256"),
+            jwks(),
+            "not an asymmetric algorithm",
+        ),
         (token({"iss": ISSUER}, kid="k2"), jwks(), "does not verify with the key 'k2' of jwks"),
         (token({"iss": ISSUER}), jwks(use="enc"), "does not verify with the key 'k1'"),
         (token({"iss": ISSUER}), jwks(alg="ES384"), "does not verify with the key 'k1'"),

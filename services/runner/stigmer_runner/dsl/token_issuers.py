@@ -50,7 +50,7 @@ def verify_signature(token: str, jwks: Any, *, source: str) -> None:
     except jwt.InvalidTokenError:
         raise TokenIssuerError("the access token is not a JWT") from None
     algorithm, kid = header.get("alg"), header.get("kid")
-    if not any(algorithm in family for family in _FAMILIES.values()):
+    if not isinstance(algorithm, str) or not any(algorithm in f for f in _FAMILIES.values()):
         raise TokenIssuerError(
             f"the access token is signed with {algorithm!r}, not an asymmetric algorithm "
             f"a key of {source} can verify"

@@ -317,9 +317,7 @@ class _Consumption:
                 self.seconds = duration_seconds(consume["for"])
             except ValueError as exc:
                 raise task.configuration_error(f"{field}.consume.for: {exc}") from None
-        self.foreach = parse_iterator(
-            task, spec.get("foreach"), field="with.subscription.foreach"
-        )
+        self.foreach = parse_iterator(task, spec.get("foreach"), field="with.subscription.foreach")
 
     @staticmethod
     def _expression(task: TaskContext, consume: Mapping[str, Any], key: str) -> str | None:

@@ -71,7 +71,9 @@ async def _check_issuer(
     try:
         check_issuer(token, issuers)
         if jwks_uri:
-            request = HttpRequest(method="GET", url=jwks_uri, headers={"Accept": "application/json"})
+            request = HttpRequest(
+                method="GET", url=jwks_uri, headers={"Accept": "application/json"}
+            )
             response = await _send(task, request, authority=authority)
             if not 200 <= response.status_code < 300:
                 raise TokenIssuerError(f"{jwks_uri} returned HTTP {response.status_code}")

@@ -1,8 +1,8 @@
 """A minimal Temporal workflow hosting the interpreter, for the sandbox test.
 
-Only ``jq`` (a C extension) and ``stigmer_core`` are passed through: the interpreter's own
-modules are imported inside Temporal's sandbox, so any clock, randomness or I/O in them
-fails the test instead of silently breaking replay.
+Only ``jq``, ``jwt`` (native extensions underneath) and ``stigmer_core`` are passed through:
+the interpreter's own modules are imported inside Temporal's sandbox, so any clock,
+randomness or I/O in them fails the test instead of silently breaking replay.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import jq  # noqa: F401 - load the C extension once, outside the sandbox
+    import jwt  # noqa: F401 - PyJWT's cryptography backend is a native module: load it once
 
     import stigmer_core.dsl_document  # the DSL schema, read once at start-up
     import stigmer_core.model  # noqa: F401 - pydantic models: no need to re-import them

@@ -506,3 +506,18 @@ async def test_foreach_runs_its_tasks_per_message_with_item_and_index() -> None:
     assert output == ["a0", "b1"]
     pointers = {e.task_id for e in runtime.events}
     assert "/do/0/notify/with/subscription/foreach/do/0/shape" in pointers
+
+
+async def test_foreach_export_collects_into_the_context_per_message() -> None:
+    runtime = AsyncApiRuntime(batches=[[note(1, "a"), note(1, "b")]])
+    text = subscribe("""
+        consume: {amount: 2}
+        foreach:
+          output:
+            as: ${ .payload.text }
+          export:
+            as: '${ $context + { texts: (($context.texts // []) + [$output]), at: $index } }'
+    """)
+    text += "  - read:\n      set:\n        context: ${ $context }\n"
+    output = await run(text, runtime)
+    assert output == {"context": {"texts": ["a", "b"], "at": 1}}

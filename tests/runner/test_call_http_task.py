@@ -378,7 +378,7 @@ async def test_a_missing_secret_is_an_authorization_error() -> None:
 @pytest.mark.parametrize(
     ("policy", "detail"),
     [
-        ({"certificate": {}}, "client certificates, mutual TLS) is not supported yet"),
+        ({"certificate": {}}, "the DSL 1.0 schema defines no certificate policy; client"),
         ({"use": "nope"}, "'nope', which is not defined in use.authentications"),
         ({"basic": {"username": "u"}}, "basic.password must be a string"),
         ({"something": {}}, "must define one of the policies basic, bearer, digest"),

@@ -417,11 +417,57 @@ async def test_listen_configuration_errors_name_the_field(
     assert runtime.calls == []  # nothing registered for a listen that cannot run
 
 
-async def test_foreach_export_is_refused_until_supported() -> None:
-    step = {"listen": {"to": {"any": []}}, "foreach": {"export": {"as": "."}}}
+async def test_listen_foreach_export_sets_the_context_after_each_event() -> None:
+    runtime = EventRuntime(*(event("tick", {"n": n}) for n in (1, 2, 3)))
+    step = {
+        "listen": {"to": {"any": [], "until": "length == 3"}},
+        "foreach": {
+            "at": "i",
+            # The body reads what the previous event's export left in $context.
+            "do": [{"add": {"set": {"sum": "${ ($context.total // 0) + $item.n }"}}}],
+            "output": {"as": "${ .sum }"},
+            "export": {
+                "as": "${ $context + { total: $output, last: ., at: $i, "
+                "ids: (($context.ids // []) + [$item.n]) } }"
+            },
+        },
+    }
+    after = {"read": {"set": {"context": "${ $context }"}}}
+    document = workflow({"step": step}, after)
+    output = await run(document, runtime)
+    assert output == {"context": {"total": 6, "last": 6, "at": 2, "ids": [1, 2, 3]}}
+    step_done = [e for e in runtime.events if e.task_id == "/do/0/step" and e.phase == "COMPLETED"]
+    assert step_done[0].output == [1, 3, 6]  # each event's output, running totals
+
+
+async def test_listen_foreach_export_starts_from_the_context_before_the_listen() -> None:
+    runtime = EventRuntime(event("tick", {"n": 5}))
+    first = {"seed": {"set": {}, "export": {"as": {"seeded": True}}}}
+    step = {
+        "listen": {"to": {"one": {"with": {"type": "tick"}}}},
+        "foreach": {"export": {"as": "${ $context + { n: .n } }"}},
+    }
+    after = {"read": {"set": {"context": "${ $context }"}}}
+    output = await run(workflow(first, {"step": step}, after), runtime)
+    assert output == {"context": {"seeded": True, "n": 5}}
+
+
+@pytest.mark.parametrize(
+    ("foreach", "detail"),
+    [
+        ({"export": "${ . }"}, "foreach.export must be a mapping"),
+        ({"export": {"as": 3}}, "foreach.export.as must be an expression or an object"),
+    ],
+)
+async def test_listen_foreach_export_misconfigured_is_a_configuration_error(
+    foreach: dict[str, Any], detail: str
+) -> None:
+    step = {"listen": {"to": {"any": []}}, "foreach": foreach}
+    runtime = EventRuntime(event("tick", {"n": 1}))
     with pytest.raises(WorkflowError) as caught:
-        await run(workflow({"l": step}), EventRuntime())
-    assert "foreach.export is not supported yet" in caught.value.problem["detail"]
+        await run(workflow({"l": step}), runtime)
+    assert caught.value.problem["type"] == ErrorType.CONFIGURATION
+    assert detail in caught.value.problem["detail"]
 
 
 def test_read_event_modes() -> None:

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 with workflow.unsafe.imports_passed_through():
     import jq  # noqa: F401  - C extension: load once, outside the sandbox
     import jsonschema  # noqa: F401  - schemas: import once, not in every run's sandbox
+    import jwt  # noqa: F401  - token issuers: PyJWT and cryptography, loaded once
 
     from stigmer_core.temporal_contracts import (
         DSL_WORKFLOW,

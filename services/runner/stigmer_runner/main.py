@@ -15,6 +15,7 @@ from stigmer_core.logs import configure_logging
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
 from stigmer_runner.activities.asyncapi_call import AsyncApiActivities
+from stigmer_runner.activities.client_certificates import open_client_certificates
 from stigmer_runner.activities.events import EventActivities
 from stigmer_runner.activities.grpc_call import GrpcCallActivities
 from stigmer_runner.activities.http_call import HttpCallActivities
@@ -65,10 +66,15 @@ async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None)
             timeout=settings.stigmer_api_timeout_seconds,
         ) as api,
         httpx.AsyncClient(timeout=settings.stigmer_runner_http_timeout_seconds) as http,
+        open_client_certificates(
+            http,
+            settings.stigmer_runner_client_certificates,
+            timeout=settings.stigmer_runner_http_timeout_seconds,
+        ) as certificates,
     ):
         execute = ExecuteWorkflow(api=api, temporal=client, options=run_options(settings))
         reporter = Reporter(api=api, temporal=client)
-        http_calls = HttpCallActivities(http=http)
+        http_calls = HttpCallActivities(http=http, certificates=certificates)
         asyncapi_calls = AsyncApiActivities()
         grpc_calls = GrpcCallActivities(http=http)
         processes = ProcessActivities(limits=process_limits(settings))

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
 from stigmer_core.settings import ApiClientSettings, TemporalSettings
+
+
+class ClientCertificate(BaseModel):
+    """Files of the client certificate the runner presents to one host (mutual TLS)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    certificate: Path
+    """PEM file of the client certificate, followed by any intermediate certificates."""
+
+    key: Path | None = None
+    """PEM file of its (unencrypted) private key; unset when `certificate` holds the key too."""
+
+    ca: Path | None = None
+    """PEM bundle of the CAs trusted to sign the server's certificate; unset: the public CAs."""
 
 
 class RunnerSettings(TemporalSettings, ApiClientSettings):
@@ -58,3 +75,9 @@ class RunnerSettings(TemporalSettings, ApiClientSettings):
     """Environment variables with this prefix are secrets: `STIGMER_SECRET_DB_PASSWORD` is the
     secret `db_password` (or `db-password`, `DB_PASSWORD`...); a JSON object or array value
     is parsed. They win over files of the same name."""
+
+    stigmer_runner_client_certificates: dict[str, ClientCertificate] = {}
+    """Client certificates (mutual TLS) for HTTPS requests of tasks, as JSON mapping `host` or
+    `host:port` to `{"certificate": path, "key": path, "ca": path}` (`key`, `ca` optional).
+    Every request to that host (`call: http`, `call: openapi`, document fetches) presents the
+    certificate. Files are read once at start; their content never leaves the runner."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -18,9 +19,11 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from stigmer_runner.activities.client_certificates import ClientCertificates
 from stigmer_runner.activities.heartbeats import heartbeating
 from stigmer_runner.dsl.contracts import (
     HTTP_CALL_ACTIVITY,
+    HTTP_CLIENT_CERTIFICATE_ERROR,
     HTTP_INVALID_REQUEST_ERROR,
     HTTP_RESPONSE_TOO_LARGE_ERROR,
     HTTP_TIMEOUT_ERROR,
@@ -32,15 +35,33 @@ from stigmer_runner.dsl.contracts import (
 # Temporal refuses payloads over 2 MB; base64 grows a body by a third.
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# TLS alerts a server sends when it wants a client certificate it did not get or accept.
+_CLIENT_CERTIFICATE_ALERTS = frozenset(
+    {
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV1_ALERT_ACCESS_DENIED",
+    }
+)
 
 
 class HttpCallActivities:
-    """Activities that speak HTTP, sharing one connection pool."""
+    """Activities that speak HTTP, sharing one connection pool (one more per host that
+    gets a client certificate, see ``client_certificates``)."""
 
     def __init__(
-        self, *, http: httpx.AsyncClient, max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+        self,
+        *,
+        http: httpx.AsyncClient,
+        certificates: ClientCertificates | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._http = http
+        self._certificates = certificates or ClientCertificates(default=http, by_host={})
         self._max_response_bytes = max_response_bytes
 
     @activity.defn(name=HTTP_CALL_ACTIVITY)
@@ -53,7 +74,7 @@ class HttpCallActivities:
         headers, content = _encode_body(request)
         try:
             url = httpx.URL(request.url).copy_merge_params(request.query)
-            async with self._http.stream(
+            async with self._certificates.client_for(url).stream(
                 request.method,
                 url,
                 headers=headers,
@@ -79,12 +100,36 @@ class HttpCallActivities:
                 type=HTTP_INVALID_REQUEST_ERROR,
                 non_retryable=True,
             ) from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ssl.SSLError) as exc:
+            # httpcore lets an SSLError raised while reading the response escape unwrapped:
+            # with TLS 1.3 that is where a refused client certificate shows.
+            alert = _client_certificate_alert(exc)
+            if alert is not None:
+                raise ApplicationError(
+                    self._refused(request, alert),
+                    type=HTTP_CLIENT_CERTIFICATE_ERROR,
+                    non_retryable=True,
+                ) from None
             raise ApplicationError(
                 f"{request.method} {request.url} failed: {_describe(exc)}",
                 type=HTTP_TRANSPORT_ERROR,
             ) from exc
         return _response(request, response, body)
+
+    def _refused(self, request: HttpRequest, alert: str) -> str:
+        """Why the server ended the TLS connection, and what the runner presented."""
+        url = httpx.URL(request.url)
+        key = self._certificates.host_key(url)
+        presented = (
+            f"the client certificate configured for {key} was not accepted"
+            if key is not None
+            else f"no client certificate is configured for {url.host}:{url.port or 443} "
+            "(STIGMER_RUNNER_CLIENT_CERTIFICATES)"
+        )
+        return (
+            f"{request.method} {request.url}: the server refused the TLS connection for want of "
+            f"a client certificate ({alert}): {presented}"
+        )
 
     async def _read(self, response: httpx.Response, request: HttpRequest) -> bytes:
         chunks: list[bytes] = []
@@ -185,6 +230,20 @@ def _redact(name: str, value: str) -> str:
         return value
     scheme, _, rest = value.partition(" ")
     return f"{scheme} [redacted]" if rest and name.lower() != "cookie" else "[redacted]"
+
+
+def _client_certificate_alert(exc: BaseException) -> str | None:
+    """The TLS alert in ``exc``'s causes that means "no acceptable client certificate"."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError) and seen.reason in _CLIENT_CERTIFICATE_ALERTS:
+            return str(seen.reason)
+        text = str(seen)
+        for alert in _CLIENT_CERTIFICATE_ALERTS:
+            if alert in text:
+                return alert
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _describe(exc: Exception) -> str:

@@ -22,6 +22,9 @@ HTTP_INVALID_REQUEST_ERROR = "HttpInvalidRequest"
 """The request cannot be sent as built, e.g. a malformed URL (not retryable)."""
 HTTP_RESPONSE_TOO_LARGE_ERROR = "HttpResponseTooLarge"
 """The response body exceeded the activity's size limit (not retryable)."""
+HTTP_CLIENT_CERTIFICATE_ERROR = "HttpClientCertificateRefused"
+"""The server refused the TLS connection for want of an accepted client certificate (not
+retryable): an authentication error."""
 
 
 @dataclass

@@ -11,7 +11,11 @@ from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
 
-from stigmer_runner.dsl.contracts import HTTP_INVALID_REQUEST_ERROR, HTTP_TIMEOUT_ERROR
+from stigmer_runner.dsl.contracts import (
+    HTTP_CLIENT_CERTIFICATE_ERROR,
+    HTTP_INVALID_REQUEST_ERROR,
+    HTTP_TIMEOUT_ERROR,
+)
 
 
 class ErrorType(StrEnum):
@@ -156,6 +160,8 @@ def http_failure_problem(
         return problem(ErrorType.TIMEOUT, detail=message, instance=instance)
     if error_type == HTTP_INVALID_REQUEST_ERROR:
         return problem(ErrorType.CONFIGURATION, detail=message, instance=instance)
+    if error_type == HTTP_CLIENT_CERTIFICATE_ERROR:
+        return problem(ErrorType.AUTHENTICATION, detail=message, instance=instance)
     # Transport failures, oversized responses and anything unknown: the call did not
     # produce a usable response; 502 is what a gateway answers in that case.
     return problem(ErrorType.COMMUNICATION, detail=message, status=502, instance=instance)

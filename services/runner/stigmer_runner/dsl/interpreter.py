@@ -137,6 +137,9 @@ class Interpreter:
             return None
         return await self._catalogs.definition(task, function)
 
+    def set_context(self, context: Any) -> None:
+        self._context = context
+
     # --- running ---------------------------------------------------------------------------
 
     async def run(self, input: Any) -> Any:

@@ -5,8 +5,9 @@ A policy is inline, reusable (``use.authentications``) or reads its settings fro
 ``$authorization`` descriptor (scheme, parameter) that the task's ``output.as`` and
 ``export.as`` may read. ``oauth2`` and ``oidc`` first obtain an access token (see
 ``oauth2_tokens``) and send it as a bearer token; ``digest`` answers the server's challenge,
-so it needs the request itself (:func:`send_authenticated`). ``certificate`` (mutual TLS)
-is not supported yet.
+so it needs the request itself (:func:`send_authenticated`). The DSL 1.0 schema defines no
+``certificate`` policy (registration refuses one); client certificates (mutual TLS) are the
+runner's configuration, per host (see ``activities/client_certificates``).
 """
 
 from __future__ import annotations
@@ -138,8 +139,10 @@ def _policy(task: TaskContext, policy: Any, *, field: str) -> tuple[str, Any, st
         if scheme in policy:
             if scheme == "certificate":
                 raise task.configuration_error(
-                    f"{field}: certificate authentication (client certificates, mutual TLS) "
-                    "is not supported yet"
+                    f"{field}: the DSL 1.0 schema defines no certificate policy; client "
+                    "certificates (mutual TLS) are configured on the runner per host "
+                    "(STIGMER_RUNNER_CLIENT_CERTIFICATES) and presented to that host on every "
+                    "HTTPS request"
                 )
             return scheme, policy[scheme], f"{field}.{scheme}"
     raise task.configuration_error(

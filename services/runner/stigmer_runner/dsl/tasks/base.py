@@ -70,6 +70,10 @@ class Engine(Protocol):
         """The runtime expression arguments for ``task`` ($context, $input, $task...)."""
         ...
 
+    def set_context(self, context: Any) -> None:
+        """Replace ``$context``, as an ``export.as`` does (a subscription's ``foreach``)."""
+        ...
+
     async def run_tasks(
         self,
         tasks: Any,

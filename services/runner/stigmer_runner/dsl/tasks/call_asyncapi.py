@@ -29,7 +29,7 @@ Output: publish gives the message sent (``payload``, ``headers``); subscribe giv
 of consumed messages (``payload``, and ``correlationId`` when the document's message
 declares a ``correlationId.location``), or with ``foreach`` what ``foreach.do`` (then
 ``foreach.output.as``) made of each, with ``$item``/``$index`` (or the names ``item``/``at``
-give) in scope.
+give) in scope; ``foreach.export.as`` updates ``$context`` after each message.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ from stigmer_runner.dsl.tasks.authentication import (
     send_authenticated,
 )
 from stigmer_runner.dsl.tasks.base import Directive, TaskContext, TaskResult
+from stigmer_runner.dsl.tasks.subscription_iterator import iterate, parse_iterator
 
 SUPPORTED_PROTOCOLS = ("redis", "http", "https")
 BATCH_SECONDS = 60.0
@@ -316,7 +317,7 @@ class _Consumption:
                 self.seconds = duration_seconds(consume["for"])
             except ValueError as exc:
                 raise task.configuration_error(f"{field}.consume.for: {exc}") from None
-        self.foreach = _foreach(task, spec.get("foreach"))
+        self.foreach = parse_iterator(task, spec.get("foreach"), field="with.subscription.foreach")
 
     @staticmethod
     def _expression(task: TaskContext, consume: Mapping[str, Any], key: str) -> str | None:
@@ -377,7 +378,13 @@ async def _subscribe(
                 continue
             consumed.append(message)
             if policy.foreach is not None:
-                output, ended = await _iterate(task, policy.foreach, message, len(outputs))
+                output, ended = await iterate(
+                    task,
+                    policy.foreach,
+                    message,
+                    len(outputs),
+                    field="with.subscription.foreach",
+                )
                 outputs.append(output)
                 if ended:
                     return outputs, True
@@ -417,48 +424,6 @@ def _inbound(text: str, location: str | None) -> dict[str, Any]:
     if correlation is not None:
         message["correlationId"] = correlation
     return message
-
-
-def _foreach(task: TaskContext, foreach: Any) -> Mapping[str, Any] | None:
-    if foreach is None:
-        return None
-    field = "with.subscription.foreach"
-    if not isinstance(foreach, Mapping):
-        raise task.configuration_error(f"{field} must be a mapping")
-    if "export" in foreach:
-        raise task.configuration_error(f"{field}.export is not supported yet")
-    for name in ("item", "at"):
-        if not isinstance(foreach.get(name, name), str):
-            raise task.configuration_error(f"{field}.{name} must be a variable name")
-    if "do" in foreach and not isinstance(foreach["do"], list):
-        raise task.configuration_error(f"{field}.do must be a list of tasks")
-    output = foreach.get("output")
-    if output is not None and not isinstance(output, Mapping):
-        raise task.configuration_error(f"{field}.output must be a mapping")
-    return foreach
-
-
-async def _iterate(
-    task: TaskContext, foreach: Mapping[str, Any], item: Any, index: int
-) -> tuple[Any, bool]:
-    """Run ``foreach.do`` on one message; return its (transformed) output and whether an
-    ``end`` directive inside it ends the workflow."""
-    scope = {str(foreach.get("item", "item")): item, str(foreach.get("at", "index")): index}
-    result, ended = item, False
-    if "do" in foreach:
-        outcome = await task.run_tasks(
-            foreach["do"], "with/subscription/foreach/do", item, scope, iteration=index
-        )
-        result, ended = outcome.output, outcome.ended
-    spec = (foreach.get("output") or {}).get("as")
-    field = "with.subscription.foreach.output.as"
-    if isinstance(spec, str):
-        result = task.evaluate(spec, field=field, data=result, extra=scope)
-    elif isinstance(spec, Mapping):
-        result = task.evaluate_value(spec, field=field, data=result, extra=scope)
-    elif spec is not None:
-        raise task.configuration_error(f"{field} must be an expression or an object")
-    return result, ended
 
 
 def _excerpt(content: Any) -> str | None:

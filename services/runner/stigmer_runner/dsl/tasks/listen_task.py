@@ -8,7 +8,8 @@ subscriptions of executions that are over).
 
 The output is the array of consumed events as ``read`` asks (``data`` by default), or with
 ``foreach`` the array of what ``foreach.do`` (then ``foreach.output.as``) made of each event,
-processed one at a time in arrival order. Events consumed by ``until`` are not in it.
+processed one at a time in arrival order (``foreach.export.as`` updates ``$context`` after
+each event; see ``subscription_iterator``). Events consumed by ``until`` are not in it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from stigmer_runner.dsl.event_filters import (
 from stigmer_runner.dsl.event_hub import EventHub, hub_of
 from stigmer_runner.dsl.expressions import truthy
 from stigmer_runner.dsl.tasks.base import Directive, TaskContext, TaskResult
+from stigmer_runner.dsl.tasks.subscription_iterator import iterate, parse_iterator
 
 READ_MODES = ("data", "envelope", "raw")
 
@@ -46,7 +48,7 @@ async def run_listen(task: TaskContext) -> TaskResult:
     mode = listen.get("read", "data")
     if mode not in READ_MODES:
         raise task.configuration_error(f"listen.read must be one of {', '.join(READ_MODES)}")
-    foreach = _foreach(task)
+    foreach = parse_iterator(task, task.definition.get("foreach"), field="foreach")
 
     def evaluate(expression: str, data: Any, field: str) -> Any:
         return task.evaluate(expression, field=field, data=data)
@@ -100,7 +102,7 @@ async def _consume(
         seen.add(key)
         item = read_event(event, mode)
         if foreach is not None:
-            result, ended = await _iterate(task, foreach, item, len(outputs))
+            result, ended = await iterate(task, foreach, item, len(outputs), field="foreach")
             outputs.append(result)
         else:
             outputs.append(item)
@@ -118,43 +120,3 @@ async def _unsubscribe(task: TaskContext, subscription: dict[str, str]) -> None:
 def _execution_id(task: TaskContext) -> str:
     workflow = task.variables().get("workflow") or {}
     return str(workflow.get("id") or "")
-
-
-def _foreach(task: TaskContext) -> Mapping[str, Any] | None:
-    foreach = task.definition.get("foreach")
-    if foreach is None:
-        return None
-    if not isinstance(foreach, Mapping):
-        raise task.configuration_error("'foreach' must be a mapping")
-    if "export" in foreach:
-        raise task.configuration_error("foreach.export is not supported yet")
-    for name in ("item", "at"):
-        if not isinstance(foreach.get(name, name), str):
-            raise task.configuration_error(f"foreach.{name} must be a variable name")
-    if "do" in foreach and not isinstance(foreach["do"], list):
-        raise task.configuration_error("foreach.do must be a list of tasks")
-    return foreach
-
-
-async def _iterate(
-    task: TaskContext, foreach: Mapping[str, Any], item: Any, index: int
-) -> tuple[Any, bool]:
-    """Run ``foreach.do`` on one event; return its (transformed) output and whether an
-    ``end`` directive inside it ends the workflow."""
-    scope = {str(foreach.get("item", "item")): item, str(foreach.get("at", "index")): index}
-    result, ended = item, False
-    if "do" in foreach:
-        outcome = await task.run_tasks(foreach["do"], "foreach/do", item, scope, iteration=index)
-        result, ended = outcome.output, outcome.ended
-    output = foreach.get("output")
-    if output is not None:
-        if not isinstance(output, Mapping):
-            raise task.configuration_error("foreach.output must be a mapping")
-        spec = output.get("as")
-        if isinstance(spec, str):
-            result = task.evaluate(spec, field="foreach.output.as", data=result, extra=scope)
-        elif isinstance(spec, Mapping):
-            result = task.evaluate_value(spec, field="foreach.output.as", data=result, extra=scope)
-        elif spec is not None:
-            raise task.configuration_error("foreach.output.as must be an expression or object")
-    return result, ended

@@ -6,8 +6,9 @@ replayed run reuses the token it obtained instead of asking again. ``oauth2`` po
 ``token_endpoint`` from ``<authority>/.well-known/openid-configuration``. Grants:
 ``client_credentials``, ``password``, ``refresh_token`` (the refresh token is
 ``subject.token``, the schema having no field of its own for it) and token exchange
-(RFC 8693). ``issuers`` are not checked: that needs the token's signature verified against
-the authority's keys, which Stigmer does not do yet.
+(RFC 8693). With ``issuers`` set, the access token must be a JWT whose ``iss`` is one of
+them; for ``oidc`` its signature must also verify against the keys at the discovery
+document's ``jwks_uri``, when it names one (see ``token_issuers``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import quote_plus, urlencode
 from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError
 from stigmer_runner.dsl.tasks.base import TaskContext
+from stigmer_runner.dsl.token_issuers import TokenIssuerError, check_issuer, verify_signature
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 _GRANTS = ("client_credentials", "password", "refresh_token", TOKEN_EXCHANGE)
@@ -34,8 +36,10 @@ async def fetch_access_token(
     """Obtain an access token as the ``oauth2`` or ``oidc`` (``scheme``) policy describes."""
     authority = _string(task, config, "authority", field=field, required=True)
     authority = authority.rstrip("/")
+    issuers = _strings(task, config, "issuers", field=field)
+    jwks_uri = ""
     if scheme == "oidc":
-        endpoint = await _discover_token_endpoint(task, authority, field=field)
+        endpoint, jwks_uri = await _discover(task, authority)
     else:
         endpoints = config.get("endpoints") or {}
         if not isinstance(endpoints, Mapping):
@@ -55,10 +59,31 @@ async def fetch_access_token(
     token = content.get("access_token")
     if not isinstance(token, str) or not token:
         raise _failure(task, authority, "the token response has no access_token")
+    if issuers:
+        await _check_issuer(task, token, issuers, authority=authority, jwks_uri=jwks_uri)
     return token
 
 
-async def _discover_token_endpoint(task: TaskContext, authority: str, *, field: str) -> str:
+async def _check_issuer(
+    task: TaskContext, token: str, issuers: list[str], *, authority: str, jwks_uri: str
+) -> None:
+    """Raise an authentication error unless ``token`` passes the ``issuers`` check."""
+    try:
+        check_issuer(token, issuers)
+        if jwks_uri:
+            request = HttpRequest(
+                method="GET", url=jwks_uri, headers={"Accept": "application/json"}
+            )
+            response = await _send(task, request, authority=authority)
+            if not 200 <= response.status_code < 300:
+                raise TokenIssuerError(f"{jwks_uri} returned HTTP {response.status_code}")
+            verify_signature(token, response.content, source=jwks_uri)
+    except TokenIssuerError as exc:
+        raise _failure(task, authority, str(exc)) from None
+
+
+async def _discover(task: TaskContext, authority: str) -> tuple[str, str]:
+    """(token_endpoint, jwks_uri or "") from the authority's OIDC discovery document."""
     request = HttpRequest(
         method="GET", url=authority + _DISCOVERY, headers={"Accept": "application/json"}
     )
@@ -71,7 +96,8 @@ async def _discover_token_endpoint(task: TaskContext, authority: str, *, field: 
             authority,
             f"{_DISCOVERY} (HTTP {response.status_code}) does not name a token_endpoint",
         )
-    return endpoint
+    jwks_uri = content.get("jwks_uri")
+    return endpoint, jwks_uri if isinstance(jwks_uri, str) else ""
 
 
 def _token_request(

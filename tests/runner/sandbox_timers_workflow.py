@@ -1,6 +1,6 @@
 """A minimal Temporal workflow hosting the interpreter with durable timers and randomness.
 
-Like sandbox_workflow, only ``jq`` and ``stigmer_core`` pass through the sandbox; the
+Like sandbox_workflow, only ``jq``, ``jwt`` and ``stigmer_core`` pass through the sandbox; the
 runtime's ``sleep`` is ``workflow.sleep`` and ``random`` is ``workflow.random()``, as in the
 runner's DSL workflow, so forks, waits, timeouts and retry jitter run as they do in
 production and must replay identically.
@@ -16,6 +16,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import jq  # noqa: F401 - load the C extension once, outside the sandbox
+    import jwt  # noqa: F401 - PyJWT's cryptography backend is a native module: load it once
 
     import stigmer_core.model  # noqa: F401 - pydantic models: no need to re-import them
 

@@ -44,13 +44,18 @@ async def open_bus(settings: ApiSettings) -> Bus:
 
 
 async def reconcile_forever(services: Services) -> None:
-    """Dispatch executions left PENDING while Temporal was unreachable."""
+    """Dispatch executions left PENDING while Temporal was unreachable, and create the
+    schedules that could not be created then (see ScheduleService.reconcile)."""
     interval = services.settings.stigmer_reconcile_interval_seconds
     while True:
         try:
             await services.executions.dispatch_pending()
         except Exception:  # the loop must outlive store hiccups; the next round retries
             log.exception("reconciler round failed")
+        try:
+            await services.schedules.reconcile()
+        except Exception:  # as above
+            log.exception("schedule reconciler round failed")
         await asyncio.sleep(interval)
 
 

@@ -38,6 +38,11 @@ _UNREACHABLE = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCS
 Connector = Callable[[], Awaitable[Client]]
 
 
+def unreachable(exc: RPCError) -> bool:
+    """True when the error means Temporal is not there, rather than that it said no."""
+    return exc.status in _UNREACHABLE
+
+
 def temporal_connector(settings: ApiSettings) -> Connector:
     """Connects with Stigmer's data converter, built (and its keys checked) right away."""
     converter = data_converter(settings)
@@ -63,6 +68,11 @@ class Dispatcher:
     @property
     def connected(self) -> bool:
         return self._client is not None
+
+    @property
+    def client(self) -> Client | None:
+        """The Temporal client, or None while Temporal is unreachable."""
+        return self._client
 
     async def ensure_connected(self) -> bool:
         """Try to connect if not connected; True when a client is available."""

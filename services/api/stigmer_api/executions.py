@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 from collections import OrderedDict
@@ -62,6 +63,15 @@ class CreateExecution(_Model):
         default_factory=dict, description="Runtime environment; overrides the instance's."
     )
     labels: dict[str, str] = Field(default_factory=dict)
+    request_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=400,
+        description=(
+            "Idempotency key: a create repeated with the same request_id returns the "
+            "execution the first one created instead of starting another."
+        ),
+    )
 
 
 class ExecutionService:
@@ -88,10 +98,20 @@ class ExecutionService:
     # --- create -------------------------------------------------------------------------
 
     async def create(self, request: CreateExecution) -> WorkflowExecution:
-        """validate → resolve instance → persist PENDING → publish → start on Temporal."""
+        """validate → resolve instance → persist PENDING → publish → start on Temporal.
+
+        With a ``request_id`` the create is idempotent: the key is stored first with the
+        execution id it will use, so a retry (the caller lost the answer, or crashed
+        between the two writes) finds that id and returns or finishes that execution.
+        """
         instance_id, workflow_id, env = await self._resolve(request)
         workflow = await self._workflows.get(workflow_id, field="workflow_id")
         execution_id = new_id(IdPrefix.EXECUTION)
+        if request.request_id is not None:
+            execution_id = await self._claim_request(request.request_id, execution_id)
+            existing = await self._store.get(Collection.EXECUTIONS, execution_id)
+            if existing is not None:
+                return WorkflowExecution.model_validate(existing)
         execution = WorkflowExecution(
             metadata=Metadata(id=execution_id, name=workflow.spec.name, labels=request.labels),
             spec=ExecutionSpec(
@@ -102,9 +122,31 @@ class ExecutionService:
             ),
             status=ExecutionStatus(temporal_workflow_id=invoke_workflow_id(execution_id)),
         )
-        await self._store.insert(Collection.EXECUTIONS, execution.to_doc())
+        try:
+            await self._store.insert(Collection.EXECUTIONS, execution.to_doc())
+        except ConflictError:
+            if request.request_id is None:
+                raise
+            return await self.get(execution_id)  # a concurrent retry of the same request
         await self._publish(execution)
         return await self.dispatch(execution)
+
+    async def _claim_request(self, request_id: str, execution_id: str) -> str:
+        """The execution id of ``request_id``: ours if we are first, else the stored one."""
+        key = "req-" + hashlib.sha256(request_id.encode()).hexdigest()
+        record = {
+            "metadata": {"id": key, "version": 1, "created_at": utcnow().isoformat()},
+            "spec": {"execution_id": execution_id},
+        }
+        try:
+            await self._store.insert(Collection.REQUESTS, record)
+            return execution_id
+        except ConflictError:
+            stored = await self._store.get(Collection.REQUESTS, key)
+            if stored is None:
+                raise
+            found: str = stored["spec"]["execution_id"]
+            return found
 
     async def _resolve(self, request: CreateExecution) -> tuple[str, str, dict[str, str]]:
         if request.instance_id:

@@ -12,6 +12,7 @@ from stigmer_api.bus import Bus
 from stigmer_api.dispatch import Dispatcher
 from stigmer_api.executions import ExecutionService
 from stigmer_api.instances import InstanceService
+from stigmer_api.scheduling import ScheduleService
 from stigmer_api.settings import ApiSettings
 from stigmer_api.storage import DocumentStore
 from stigmer_api.workflows import WorkflowService
@@ -27,6 +28,7 @@ class Services:
     workflows: WorkflowService
     instances: InstanceService
     executions: ExecutionService
+    schedules: ScheduleService
     # Set when the server starts shutting down: open event streams end, so clients
     # reconnect to another replica instead of holding this one open until a timeout.
     draining: asyncio.Event = field(default_factory=asyncio.Event)
@@ -54,6 +56,7 @@ class Services:
             workflows=workflows,
             instances=instances,
             executions=executions,
+            schedules=ScheduleService(settings=settings, store=store, dispatcher=dispatcher),
         )
 
 

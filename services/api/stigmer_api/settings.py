@@ -66,6 +66,18 @@ class ApiSettings(TemporalSettings):
     stigmer_reconcile_interval_seconds: float = 5.0
     """How often PENDING executions are (re)dispatched when Temporal was unreachable."""
 
+    stigmer_schedule_sweep_interval_seconds: float = 60.0
+    """How often each replica compares every Temporal schedule with the registered workflows
+    and repairs differences (schedules of workflows deleted while Temporal was down)."""
+
+    stigmer_schedule_catchup_window_seconds: float = 60.0
+    """How late a scheduled fire may still start after an outage of Temporal; older missed
+    fires are skipped (Temporal's minimum is 10 s)."""
+
+    stigmer_schedule_start_timeout_seconds: float = 3600.0
+    """How long a scheduled fire keeps trying to create its execution while the API is
+    unreachable; later fires are skipped meanwhile."""
+
     stigmer_temporal_connect_timeout_seconds: float = 5.0
     """How long one attempt to connect to Temporal may take."""
 

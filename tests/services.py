@@ -11,6 +11,11 @@ Each session fixture finds its service in this order:
 4. otherwise the test is skipped, or fails when ``STIGMER_TEST_REQUIRE_SERVICES=1``
    (CI sets it, so a missing server can never pass as a skip).
 
+The container engine of ``run: container`` follows the same order: the CLI named by
+``STIGMER_TEST_CONTAINER_RUNTIME``, else ``docker`` when its engine answers, else a local
+``podman`` that answers (``.ci/services.sh`` installs and configures it); its test image is
+imported from Debian's static busybox, so no registry is ever reached.
+
 The ``Local*`` classes also serve tests that stop and restart a server on purpose.
 """
 
@@ -25,10 +30,13 @@ import os
 import shutil
 import socket
 import subprocess
+import tarfile
+import tempfile
 import time
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn, TypeVar
 
@@ -48,6 +56,10 @@ REQUIRE_SERVICES_ENV = "STIGMER_TEST_REQUIRE_SERVICES"
 TEMPORAL_ENV = "STIGMER_TEST_TEMPORAL_ADDRESS"
 MONGODB_ENV = "STIGMER_TEST_MONGODB_URI"
 REDIS_ENV = "STIGMER_TEST_REDIS_URL"
+CONTAINER_RUNTIME_ENV = "STIGMER_TEST_CONTAINER_RUNTIME"
+TEST_IMAGE = "localhost/stigmer-busybox:test"
+BUSYBOX = Path("/bin/busybox")
+_BUSYBOX_APPLETS = ("sh", "cat", "echo", "env", "false", "httpd", "ls", "printf", "sleep", "true")
 
 T = TypeVar("T")
 
@@ -399,6 +411,60 @@ def _wait_for(check: Callable[[], bool], what: str, timeout: float) -> None:
         time.sleep(0.5)
 
 
+# --- container engines ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerEngine:
+    """An OCI engine's CLI that runs containers here, and an image it holds."""
+
+    cli: str
+    image: str = TEST_IMAGE
+
+    def run(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """``cli args...``, captured, not checked."""
+        return subprocess.run(
+            [self.cli, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
+
+    def container_exists(self, name: str) -> bool:
+        return self.run("container", "inspect", name).returncode == 0
+
+
+def container_engine_answers(cli: str) -> bool:
+    """Whether ``cli`` is installed and its engine answers ``info``."""
+    found = shutil.which(cli)
+    if found is None:
+        return False
+    try:
+        done = subprocess.run([found, "info"], capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def ensure_test_image(engine: ContainerEngine) -> None:
+    """Import the test image from the host's static busybox unless the engine has it."""
+    if engine.run("image", "inspect", engine.image).returncode == 0:
+        return
+    if not BUSYBOX.is_file():
+        unavailable(f"{BUSYBOX} (Debian's busybox-static) is needed to make {engine.image}")
+    with tempfile.TemporaryDirectory() as work:
+        archive = Path(work) / "rootfs.tar"
+        with tarfile.open(archive, "w") as tar:
+            tar.add(BUSYBOX, arcname="bin/busybox")
+            for applet in _BUSYBOX_APPLETS:
+                link = tarfile.TarInfo(f"bin/{applet}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+        done = engine.run(
+            "import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin",
+            str(archive), engine.image,
+        )  # fmt: skip
+    if done.returncode != 0:
+        pytest.fail(f"{engine.cli} import of {engine.image} failed: {done.stderr}", pytrace=False)
+
+
 # --- session fixtures -------------------------------------------------------------------
 
 
@@ -470,6 +536,25 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             endpoint=lambda server: server.url,
             binary=LocalRedis.binary_name,
         )
+
+
+@pytest.fixture(scope="session")
+def container_engine() -> ContainerEngine:
+    """A container engine's CLI that runs containers, holding the busybox test image."""
+    given = os.environ.get(CONTAINER_RUNTIME_ENV)
+    if given:
+        if not container_engine_answers(given):
+            pytest.fail(f"{CONTAINER_RUNTIME_ENV}={given} does not answer 'info'", pytrace=False)
+        cli = given
+    elif docker_available():
+        cli = "docker"
+    elif container_engine_answers("podman"):
+        cli = "podman"
+    else:
+        unavailable(f"no {CONTAINER_RUNTIME_ENV}, no Docker engine, and no podman that answers")
+    engine = ContainerEngine(cli=cli)
+    ensure_test_image(engine)
+    return engine
 
 
 # --- per-test fixtures ------------------------------------------------------------------

@@ -18,14 +18,17 @@ import yaml
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from stigmer_runner.activities.containers import ContainerActivities, ContainerLimits
 from stigmer_runner.activities.processes import ProcessActivities, ProcessLimits
 from stigmer_runner.dsl.contracts import ActivityCall, ChildRun, HttpRequest, HttpResponse
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError
 from stigmer_runner.dsl.interpreter import Interpreter
 from stigmer_runner.dsl.run_contracts import (
+    CONTAINER_ACTIVITY,
     PROCESS_ACTIVITY,
     PROCESS_TIMEOUT_ERROR,
     RESOLVE_WORKFLOW_ACTIVITY,
+    ContainerRequest,
     ProcessRequest,
     WorkflowReference,
 )
@@ -43,9 +46,11 @@ class RunRuntime(FakeRuntime):
         limits: ProcessLimits = ALLOW_ALL,
         workflows: dict[tuple[str, str, str], dict[str, Any]] | None = None,
         responder: Responder | None = None,
+        containers: ContainerLimits | None = None,
     ) -> None:
         super().__init__(responder)
         self.processes = ProcessActivities(limits=limits)
+        self.containers = ContainerActivities(limits=containers or ContainerLimits())
         self.workflows = workflows or {}
         self.calls: list[ActivityCall] = []
         self.children: list[ChildRun] = []
@@ -56,6 +61,14 @@ class RunRuntime(FakeRuntime):
             try:
                 result = await ActivityEnvironment().run(
                     self.processes.run, ProcessRequest(**call.payload)
+                )
+            except ApplicationError as err:
+                raise WorkflowError(err.details[0]) from err
+            return result.__dict__
+        if call.name == CONTAINER_ACTIVITY:
+            try:
+                result = await ActivityEnvironment().run(
+                    self.containers.run, ContainerRequest(**call.payload)
                 )
             except ApplicationError as err:
                 raise WorkflowError(err.details[0]) from err
@@ -268,7 +281,7 @@ async def test_await_false_outputs_the_transformed_input() -> None:
     await runtime.processes.aclose()
 
 
-async def test_container_is_a_configuration_error_naming_the_task() -> None:
+async def test_container_without_a_runtime_is_a_configuration_error_naming_the_setting() -> None:
     problem = await fail(
         """
         do:
@@ -280,7 +293,82 @@ async def test_container_is_a_configuration_error_naming_the_task() -> None:
     )
     assert problem["type"] == ErrorType.CONFIGURATION.value
     assert "'runContainer'" in problem["detail"]
-    assert "container runtime" in problem["detail"]
+    assert "STIGMER_RUNNER_CONTAINER_RUNTIME" in problem["detail"]
+
+
+async def test_container_fields_are_resolved_into_the_activity_request() -> None:
+    runtime = RunRuntime(containers=ContainerLimits(runtime="stigmer-no-such-cli"))
+    problem = await fail(
+        """
+        do:
+          - box:
+              timeout:
+                after: PT20S
+              run:
+                container:
+                  image: ${ .image }
+                  name: ${ "job-" + .id }
+                  command: sh -c 'echo "$0 $1"'
+                  arguments: [ "${ .id }" ]
+                  ports: { "8080": 80 }
+                  volumes: { /srv/data: "/data:ro" }
+                  environment: { ID: "${ .id }" }
+                  stdin: ${ .id }
+                  pullPolicy: never
+                  lifetime:
+                    cleanup: eventually
+                    after: { minutes: 2 }
+                return: all
+        """,
+        {"image": "busybox:1.36", "id": "42"},
+        runtime,
+    )
+    # The request reached the activity; this runner's CLI is not installed.
+    assert "'stigmer-no-such-cli'" in problem["detail"]
+    call = runtime.calls[-1]
+    assert call.name == CONTAINER_ACTIVITY
+    assert call.timeout_seconds == 50.0
+    assert ContainerRequest(**call.payload) == ContainerRequest(
+        task="task 'box' (/do/0/box)",
+        image="busybox:1.36",
+        name="job-42",
+        command=["sh", "-c", 'echo "$0 $1"'],
+        arguments=["42"],
+        ports={"8080": "80"},
+        volumes={"/srv/data": "/data:ro"},
+        environment={"ID": "42"},
+        stdin="42",
+        pull_policy="never",
+        cleanup="eventually",
+        cleanup_after_seconds=120.0,
+        timeout_seconds=20.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("container", "message"),
+    [
+        ("{image: '-v'}", "run.container.image must name an image"),
+        ("{image: busybox, name: 'bad name'}", "run.container.name must be"),
+        ('{image: busybox, command: "sh -c \'oops"}', "run.container.command: No closing"),
+        ("{image: busybox, ports: {http: 80}}", "run.container.ports: 'http': '80'"),
+        ("{image: busybox, volumes: {relative: /data}}", "run.container.volumes: 'relative'"),
+        ("{image: busybox, volumes: {/a/../etc: /data}}", "must not contain '..'"),
+        ("{image: busybox, pullPolicy: sometimes}", "pullPolicy must be one of"),
+        ("{image: busybox, lifetime: {cleanup: soon}}", "cleanup must be one of"),
+        ("{image: busybox, lifetime: {cleanup: eventually}}", "after is required"),
+        ("{image: busybox, lifetime: {cleanup: always, after: PT1S}}", "after is required"),
+    ],
+)
+async def test_malformed_containers_are_configuration_errors(container: str, message: str) -> None:
+    runtime = RunRuntime()
+    problem = await fail(
+        f"do:\n  - box:\n      run:\n        container: {container}\n", None, runtime
+    )
+    assert problem["type"] == ErrorType.CONFIGURATION.value
+    assert problem["instance"] == "/do/0/box"
+    assert message in problem["detail"]
+    assert runtime.calls == [], "a malformed container reached the activity"
 
 
 async def test_run_needs_exactly_one_process() -> None:

@@ -16,6 +16,7 @@ from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
 from stigmer_runner.activities.asyncapi_call import AsyncApiActivities
 from stigmer_runner.activities.client_certificates import open_client_certificates
+from stigmer_runner.activities.containers import ContainerActivities, ContainerLimits
 from stigmer_runner.activities.events import EventActivities
 from stigmer_runner.activities.grpc_call import GrpcCallActivities
 from stigmer_runner.activities.http_call import HttpCallActivities
@@ -51,6 +52,16 @@ def process_limits(settings: RunnerSettings) -> ProcessLimits:
     )
 
 
+def container_limits(settings: RunnerSettings) -> ContainerLimits:
+    return ContainerLimits(
+        runtime=settings.stigmer_runner_container_runtime,
+        network=settings.stigmer_runner_container_network,
+        volume_roots=tuple(settings.stigmer_runner_container_volume_roots),
+        timeout_seconds=settings.stigmer_runner_process_timeout_seconds,
+        output_limit_bytes=settings.stigmer_runner_process_output_limit_bytes,
+    )
+
+
 async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None) -> None:
     """Poll the runner queue until cancelled, then let in-flight activities finish
     within the grace period and close clients in reverse order."""
@@ -78,6 +89,7 @@ async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None)
         asyncapi_calls = AsyncApiActivities()
         grpc_calls = GrpcCallActivities(http=http)
         processes = ProcessActivities(limits=process_limits(settings))
+        containers = ContainerActivities(limits=container_limits(settings))
         lookup = WorkflowLookup(api=api)
         secret_loading = SecretLoading(settings=settings)
         events = EventActivities(events=EventApi(api=api))
@@ -94,6 +106,7 @@ async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None)
                 asyncapi_calls.subscribe,
                 grpc_calls.call,
                 processes.run,
+                containers.run,
                 lookup.resolve,
                 secret_loading.load,
                 events.emit,
@@ -104,15 +117,20 @@ async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None)
             max_concurrent_workflow_tasks=settings.stigmer_runner_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.stigmer_shutdown_grace_seconds),
         )
-        async with worker:
-            log.info(
-                "runner polling %r on %s",
-                settings.temporal_workflow_execution_runner_task_queue,
-                settings.temporal_host_port,
-            )
-            if started is not None:
-                started.set()
-            await asyncio.Event().wait()
+        try:
+            async with worker:
+                log.info(
+                    "runner polling %r on %s",
+                    settings.temporal_workflow_execution_runner_task_queue,
+                    settings.temporal_host_port,
+                )
+                if started is not None:
+                    started.set()
+                await asyncio.Event().wait()
+        finally:
+            # What still runs in the background (await: false) must not outlive the runner.
+            await containers.aclose()
+            await processes.aclose()
 
 
 def main() -> None:

@@ -60,12 +60,27 @@ class RunnerSettings(TemporalSettings, ApiClientSettings):
     """Allow `run: script` tasks (python with the runner's interpreter, js with `node`)."""
 
     stigmer_runner_process_timeout_seconds: float = 60.0
-    """Longest run of one shell command or script; then its whole process group is killed.
-    Keep it below `STIGMER_RUNNER_TASK_TIMEOUT_SECONDS`."""
+    """Longest run of one shell command, script or container (its image pull included); then
+    the process group is killed, or the container killed and removed. Keep it below
+    `STIGMER_RUNNER_TASK_TIMEOUT_SECONDS`."""
 
     stigmer_runner_process_output_limit_bytes: int = 1024 * 1024
-    """Most bytes kept of a process's stdout and of its stderr; the rest is dropped and the
-    output is marked truncated."""
+    """Most bytes kept of a process's (or container's) stdout and of its stderr; the rest is
+    dropped and the output is marked truncated."""
+
+    stigmer_runner_container_runtime: str | None = None
+    """The OCI engine's CLI that runs `run: container` tasks: `docker`, `podman`, or a path to
+    either. Unset: `run: container` is refused with a configuration error. The CLI sees only
+    its own part of the runner's environment (`DOCKER_*`, `CONTAINERS_*`, `XDG_*`, proxies,
+    `PATH`, `HOME`...)."""
+
+    stigmer_runner_container_network: str | None = None
+    """`--network` of every container (`none`, `host`, a network name); unset: the engine's
+    default."""
+
+    stigmer_runner_container_volume_roots: list[Path] = []
+    """Host directories under which `run: container` volumes may be mounted (a JSON list,
+    e.g. `["/srv/shared"]`); empty: tasks with `volumes` are refused."""
 
     stigmer_runner_secrets_dir: Path | None = None
     """Directory of secrets (a mounted volume): one file per secret, named after it, holding

@@ -19,26 +19,22 @@ import tempfile
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from stigmer_runner.activities.heartbeats import heartbeating
-from stigmer_runner.dsl.errors import ErrorType, problem
-from stigmer_runner.dsl.run_contracts import (
-    PROCESS_ACTIVITY,
-    PROCESS_CONFIGURATION_ERROR,
-    PROCESS_NOT_ALLOWED_ERROR,
-    PROCESS_TIMEOUT_ERROR,
-    ProcessRequest,
-    ProcessResult,
+from stigmer_runner.activities.process_io import (
+    configuration_error,
+    feed_stdin,
+    not_allowed_error,
+    read_capped,
+    timeout_error,
 )
+from stigmer_runner.dsl.run_contracts import PROCESS_ACTIVITY, ProcessRequest, ProcessResult
 
 SHELL = "/bin/sh"
 _BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
 _ESM = re.compile(r"^\s*(?:import\s|import\{|export\s)", re.MULTILINE)
-_READ_CHUNK = 64 * 1024
 _REAP_SECONDS = 5.0
 
 
@@ -104,27 +100,31 @@ class ProcessActivities:
         """The command line, and the script file (name, code) to write first, if any."""
         if request.kind == "shell":
             if not self._limits.allow_shell:
-                raise _not_allowed(request, "run: shell", "STIGMER_RUNNER_ALLOW_SHELL")
+                raise not_allowed_error(
+                    request.task, "run: shell", "set STIGMER_RUNNER_ALLOW_SHELL=true to allow it"
+                )
             # The command is the shell program; arguments become $1, $2... never text in it.
             return [SHELL, "-c", request.command, "sh", *request.arguments], None
         if request.kind != "script":
-            raise _configuration(request, f"unknown process kind {request.kind!r}")
+            raise configuration_error(request.task, f"unknown process kind {request.kind!r}")
         if not self._limits.allow_script:
-            raise _not_allowed(request, "run: script", "STIGMER_RUNNER_ALLOW_SCRIPT")
+            raise not_allowed_error(
+                request.task, "run: script", "set STIGMER_RUNNER_ALLOW_SCRIPT=true to allow it"
+            )
         language = request.language.strip().lower()
         if language in ("python", "python3", "py"):
             return [sys.executable, *request.arguments], ("script.py", request.code)
         if language in ("js", "javascript", "node", "nodejs"):
             if not self._node:
-                raise _configuration(
-                    request,
+                raise configuration_error(
+                    request.task,
                     "run.script.language is javascript, but node is not installed on this "
                     "runner (install Node.js or put it on PATH)",
                 )
             name = "script.mjs" if _ESM.search(request.code) else "script.cjs"
             return [self._node, *request.arguments], (name, request.code)
-        raise _configuration(
-            request,
+        raise configuration_error(
+            request.task,
             f"run.script.language {request.language!r} is not supported; use python or js",
         )
 
@@ -145,7 +145,7 @@ class ProcessActivities:
                 start_new_session=True,
             )
         except OSError as exc:
-            raise _configuration(request, f"cannot start {argv[0]}: {exc}") from exc
+            raise configuration_error(request.task, f"cannot start {argv[0]}: {exc}") from exc
 
     async def _collect(
         self, request: ProcessRequest, process: asyncio.subprocess.Process, timeout: float
@@ -153,26 +153,17 @@ class ProcessActivities:
         limit = self._limits.output_limit_bytes
         assert process.stdout is not None
         assert process.stderr is not None
-        stdout = asyncio.create_task(_read_capped(process.stdout, limit))
-        stderr = asyncio.create_task(_read_capped(process.stderr, limit))
+        stdout = asyncio.create_task(read_capped(process.stdout, limit))
+        stderr = asyncio.create_task(read_capped(process.stderr, limit))
         try:
             async with asyncio.timeout(timeout):
-                await _feed(process, request.stdin)
+                await feed_stdin(process, request.stdin)
                 (out, out_cut), (err, err_cut) = await asyncio.gather(stdout, stderr)
                 code = await process.wait()
         except TimeoutError:
             _kill_group(process)
             activity.logger.warning("%s: killed after %s s", request.task, timeout)
-            raise ApplicationError(
-                f"{request.task}: the process did not finish within {timeout:g} s and was killed",
-                problem(
-                    ErrorType.TIMEOUT,
-                    detail=f"{request.task}: the process did not finish within {timeout:g} s "
-                    "and was killed",
-                ),
-                type=PROCESS_TIMEOUT_ERROR,
-                non_retryable=True,
-            ) from None
+            raise timeout_error(request.task, "the process", timeout) from None
         finally:
             for reader in (stdout, stderr):
                 reader.cancel()
@@ -203,46 +194,7 @@ class ProcessActivities:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def _feed(process: asyncio.subprocess.Process, stdin: str | None) -> None:
-    """Write stdin, if any, and close it so the process sees end of input."""
-    assert process.stdin is not None
-    try:
-        if stdin:
-            process.stdin.write(stdin.encode())
-            await process.stdin.drain()
-        process.stdin.close()
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the process exited without reading its input: not an error by itself
-
-
-async def _read_capped(stream: asyncio.StreamReader, limit: int) -> tuple[bytes, bool]:
-    """Read to end of stream; keep the first ``limit`` bytes; say whether more came."""
-    kept = bytearray()
-    truncated = False
-    while chunk := await stream.read(_READ_CHUNK):
-        room = limit - len(kept)
-        if len(chunk) > room:
-            truncated = True
-            chunk = chunk[: max(room, 0)]
-        kept += chunk
-    return bytes(kept), truncated
-
-
 def _kill_group(process: asyncio.subprocess.Process) -> None:
     """SIGKILL the process's whole group: a shell's children go with it."""
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-
-
-def _not_allowed(request: ProcessRequest, what: str, setting: str) -> ApplicationError:
-    detail = f"{request.task}: {what} is disabled on this runner; set {setting}=true to allow it"
-    return _error(detail, PROCESS_NOT_ALLOWED_ERROR)
-
-
-def _configuration(request: ProcessRequest, detail: str) -> ApplicationError:
-    return _error(f"{request.task}: {detail}", PROCESS_CONFIGURATION_ERROR)
-
-
-def _error(detail: str, error_type: str) -> ApplicationError:
-    body: dict[str, Any] = problem(ErrorType.CONFIGURATION, detail=detail)
-    return ApplicationError(detail, body, type=error_type, non_retryable=True)

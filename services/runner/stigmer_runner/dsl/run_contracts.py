@@ -12,6 +12,9 @@ from typing import Any
 PROCESS_ACTIVITY = "stigmer.runner.run.process"
 """Activity name of :class:`stigmer_runner.activities.processes.ProcessActivities`."""
 
+CONTAINER_ACTIVITY = "stigmer.runner.run.container"
+"""Activity name of :class:`stigmer_runner.activities.containers.ContainerActivities`."""
+
 RESOLVE_WORKFLOW_ACTIVITY = "stigmer.runner.run.resolve-workflow"
 """Activity name of :class:`stigmer_runner.activities.workflow_lookup.WorkflowLookup`."""
 
@@ -22,6 +25,8 @@ PROCESS_CONFIGURATION_ERROR = "ProcessConfiguration"
 """The process cannot start as defined: unknown language, missing interpreter..."""
 PROCESS_TIMEOUT_ERROR = "ProcessTimeout"
 """The process outlived its time limit; its process group was killed."""
+CONTAINER_ENGINE_ERROR = "ContainerEngine"
+"""The container engine refused a container (bad image, name in use, engine down): retried."""
 WORKFLOW_NOT_FOUND_ERROR = "WorkflowNotFound"
 """``run: workflow`` names a workflow the API does not know."""
 
@@ -55,6 +60,44 @@ class ProcessRequest:
     """The task's own ``timeout``; the runner's limit applies when it is lower or unset."""
     wait: bool = True
     """False for ``await: false``: start the process and return at once."""
+
+    def payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ContainerRequest:
+    """One ``run: container`` with every expression resolved and every field checked.
+
+    The container runs ``image`` with ``command`` (split into words like a POSIX shell
+    would, never run by one) followed by ``arguments``; without ``command`` the arguments
+    replace the image's CMD, as in ``docker run image args``. ``ports`` maps host ports
+    (``[ip:]port``) to container ports (``port[/protocol]``); ``volumes`` maps absolute host
+    paths to container paths (``path[:ro]``). ``environment`` is all the container gets
+    beyond the image's own variables.
+    """
+
+    task: str
+    """The task's name and pointer, for error messages."""
+    image: str
+    name: str = ""
+    """The container's name; empty: the runner makes one up (``stigmer-`` and random hex)."""
+    command: list[str] = field(default_factory=list)
+    arguments: list[str] = field(default_factory=list)
+    ports: dict[str, str] = field(default_factory=dict)
+    volumes: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    stdin: str | None = None
+    pull_policy: str = "ifNotPresent"
+    """``ifNotPresent``, ``always`` or ``never``."""
+    cleanup: str = "never"
+    """``always`` (remove once it ended), ``never`` (leave it stopped) or ``eventually``."""
+    cleanup_after_seconds: float | None = None
+    """For ``eventually``: how long after it ended the container is removed."""
+    timeout_seconds: float | None = None
+    """The task's own ``timeout``; the runner's limit applies when it is lower or unset."""
+    wait: bool = True
+    """False for ``await: false``: start the container and return at once."""
 
     def payload(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,8 +1,9 @@
-"""The ``run`` task: a shell command, a script, another workflow (containers: not yet).
+"""The ``run`` task: a shell command, a script, a container, another workflow.
 
-Shell commands and scripts run in the runner's process activity, which enforces the
-runner's settings (allowed at all, time limit, output limit); this handler only resolves
-the definition and shapes the result by ``return``. A process that exits non-zero faults
+Shell commands and scripts run in the runner's process activity, containers in its
+container activity; both enforce the runner's settings (allowed at all, time limit, output
+limit); this handler only resolves the definition and shapes the result by ``return``. A
+process or container that exits non-zero faults
 the task with a runtime error unless ``return`` is ``code`` or ``all``, which hand the
 code to the workflow instead. ``run: workflow`` looks the workflow up through the API (an
 activity) and runs it as a durable child run.
@@ -12,24 +13,31 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from stigmer_runner.dsl.contracts import ActivityCall, ChildRun, HttpRequest
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError, http_status_problem
 from stigmer_runner.dsl.run_contracts import (
+    CONTAINER_ACTIVITY,
     NON_RETRYABLE_PROCESS_ERRORS,
     PROCESS_ACTIVITY,
     RESOLVE_WORKFLOW_ACTIVITY,
     WORKFLOW_NOT_FOUND_ERROR,
+    ContainerRequest,
     ProcessRequest,
     ProcessResult,
     WorkflowReference,
 )
 from stigmer_runner.dsl.tasks.authentication import send_authenticated
 from stigmer_runner.dsl.tasks.base import TaskContext, TaskResult
-from stigmer_runner.dsl.timeouts import timeout_seconds
+from stigmer_runner.dsl.tasks.process_fields import (
+    process_arguments,
+    process_environment,
+    process_stdin,
+    process_timeout,
+)
+from stigmer_runner.dsl.tasks.run_container import container_request
 
 RETURN_MODES = ("stdout", "stderr", "code", "all", "none")
 _KINDS = ("container", "script", "shell", "workflow")
@@ -55,17 +63,16 @@ async def run_run(task: TaskContext) -> TaskResult:
     mode = spec.get("return", "stdout")
     if mode not in RETURN_MODES:
         raise task.configuration_error(f"run.return must be one of {', '.join(RETURN_MODES)}")
-    if kind == "container":
-        raise task.configuration_error(
-            "run: container needs a container runtime, and none is configured in Stigmer; "
-            "use run: shell or run: script, or call a service over HTTP"
-        )
     if kind == "workflow":
         return TaskResult(await _run_workflow(task, spec["workflow"], wait))
-    request = await _process_request(task, kind, spec[kind], wait)
+    request: ProcessRequest | ContainerRequest
+    if kind == "container":
+        request = container_request(task, spec["container"], wait)
+    else:
+        request = await _process_request(task, kind, spec[kind], wait)
     raw = await task.runtime.execute(
         ActivityCall(
-            name=PROCESS_ACTIVITY,
+            name=CONTAINER_ACTIVITY if kind == "container" else PROCESS_ACTIVITY,
             payload=request.payload(),
             timeout_seconds=(
                 None
@@ -78,17 +85,20 @@ async def run_run(task: TaskContext) -> TaskResult:
     if not wait:
         # Not awaited: the spec says the task outputs its transformed input.
         return TaskResult(task.input)
-    return TaskResult(shape_result(task, _as_result(raw), mode))
+    what = "the container" if kind == "container" else "the process"
+    return TaskResult(shape_result(task, _as_result(raw), mode, what))
 
 
-def shape_result(task: TaskContext, result: ProcessResult, mode: str) -> Any:
-    """The task's raw output for ``return: mode``; faults on a failed process unless the
-    mode returns the exit code."""
+def shape_result(
+    task: TaskContext, result: ProcessResult, mode: str, what: str = "the process"
+) -> Any:
+    """The task's raw output for ``return: mode``; faults on a failed process (``what``)
+    unless the mode returns the exit code."""
     stdout = _text(result.stdout, result.stdout_truncated, result.limit_bytes)
     stderr = _text(result.stderr, result.stderr_truncated, result.limit_bytes)
     code = result.code if result.code is not None else 0
     if code != 0 and mode not in ("code", "all"):
-        raise WorkflowError.of(ErrorType.RUNTIME, _failure(task, code, stderr))
+        raise WorkflowError.of(ErrorType.RUNTIME, _failure(task, what, code, stderr))
     if mode == "stdout":
         return stdout
     if mode == "stderr":
@@ -107,10 +117,10 @@ async def _process_request(task: TaskContext, kind: str, spec: Any, wait: bool) 
     request = ProcessRequest(
         kind=kind,
         task=f"task {task.name!r} ({task.pointer})",
-        arguments=_arguments(task, spec.get("arguments"), f"{field}.arguments"),
-        environment=_environment(task, spec.get("environment"), f"{field}.environment"),
-        stdin=_stdin(task, spec.get("stdin"), f"{field}.stdin"),
-        timeout_seconds=_timeout(task),
+        arguments=process_arguments(task, spec.get("arguments"), f"{field}.arguments"),
+        environment=process_environment(task, spec.get("environment"), f"{field}.environment"),
+        stdin=process_stdin(task, spec.get("stdin"), f"{field}.stdin"),
+        timeout_seconds=process_timeout(task),
         wait=wait,
     )
     if kind == "shell":
@@ -133,53 +143,6 @@ async def _process_request(task: TaskContext, kind: str, spec: Any, wait: bool) 
     else:
         request.code = await _fetch_source(task, spec["source"], f"{field}.source")
     return request
-
-
-def _arguments(task: TaskContext, value: Any, field: str) -> list[str]:
-    resolved = task.evaluate_value(value, field=field)
-    if resolved is None:
-        return []
-    if not isinstance(resolved, list):
-        raise task.configuration_error(f"{field} must be a list of strings")
-    return [_string(item) for item in resolved]
-
-
-def _environment(task: TaskContext, value: Any, field: str) -> dict[str, str]:
-    resolved = task.evaluate_value(value, field=field)
-    if resolved is None:
-        return {}
-    if not isinstance(resolved, Mapping):
-        raise task.configuration_error(f"{field} must be a mapping of variable names to values")
-    environment: dict[str, str] = {}
-    for name, item in resolved.items():
-        if not isinstance(name, str) or not name or "=" in name or "\0" in name:
-            raise task.configuration_error(f"{field}: {name!r} is not a valid variable name")
-        if item is not None:
-            environment[name] = _string(item)
-    return environment
-
-
-def _stdin(task: TaskContext, value: Any, field: str) -> str | None:
-    resolved = task.evaluate_value(value, field=field)
-    return None if resolved is None else _string(resolved)
-
-
-def _string(value: Any) -> str:
-    """Text as is; anything else as JSON (a number, an object...)."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _timeout(task: TaskContext) -> float | None:
-    """The task's own ``timeout`` in seconds: the process is killed when it passes, too."""
-    return timeout_seconds(
-        task.document,
-        task.definition.get("timeout"),
-        field="timeout",
-        error=task.configuration_error,
-        evaluate=lambda expression, field: task.evaluate(expression, field=field),
-    )
 
 
 async def _fetch_source(task: TaskContext, source: Any, field: str) -> str:
@@ -269,9 +232,9 @@ def _text(text: str, truncated: bool, limit: int) -> str:
     return f"{text}\n[stigmer: output truncated after {limit} bytes]"
 
 
-def _failure(task: TaskContext, code: int, stderr: str) -> str:
+def _failure(task: TaskContext, what: str, code: int, stderr: str) -> str:
     how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-    detail = f"task {task.name!r}: the process {how}"
+    detail = f"task {task.name!r}: {what} {how}"
     excerpt = stderr.strip()
     if excerpt:
         if len(excerpt) > _EXCERPT_CHARS:

@@ -135,6 +135,7 @@ class _Layout:
     """Exchange, queue and routing key as the channel's ``amqp`` binding describes them."""
 
     def __init__(self, target: BrokerTarget) -> None:
+        host_port(target, 5672)  # a malformed URL is a configuration error, here first
         spec = binding(target, "channel")
         self.address = target.channel
         self.is_queue = spec.get("is", "routingKey") == "queue"

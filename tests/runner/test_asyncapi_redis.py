@@ -10,101 +10,44 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 import pytest
-import yaml
 from redis.asyncio import Redis
 from temporalio.client import Client
-from temporalio.converter import DataConverter
-from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
 from stigmer_core.temporal_contracts import DSL_WORKFLOW, ExecutionOutcome
 from stigmer_runner.activities.asyncapi_call import AsyncApiActivities
 from stigmer_runner.activities.http_call import HttpCallActivities
 from stigmer_runner.contracts import DslRunInput
-from stigmer_runner.dsl.asyncapi_contracts import (
-    ASYNCAPI_PUBLISH_ACTIVITY,
-    ASYNCAPI_SUBSCRIBE_ACTIVITY,
-    PublishRequest,
-    SubscribeRequest,
-)
-from stigmer_runner.dsl.contracts import ActivityCall, HttpRequest, HttpResponse
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError
-from stigmer_runner.dsl.interpreter import Interpreter
 from stigmer_runner.dsl_workflow import DslWorkflow
-from tests.runner.fakes import FakeRuntime
+from tests.runner.asyncapi_support import (
+    HEADER,
+    ActivityRuntime,
+    Site,
+    run,
+    serve,
+    serve_site,
+    workflow,
+)
 
 pytestmark = pytest.mark.integration
 
-HEADER = {"dsl": "1.0.3", "namespace": "test", "name": "asyncapi", "version": "1.0.0"}
 
-
-# --- a local server for documents and HTTP publishes ---------------------------------------
-
-
-class _Site:
-    def __init__(self) -> None:
-        self.documents: dict[str, bytes] = {}
-        self.posts: list[dict[str, Any]] = []
-
-
-def _handler(site: _Site) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            body = site.documents.get(urlparse(self.path).path)
-            if body is None:
-                self._send(404, b"{}", "application/json")
-            else:
-                self._send(200, body, "application/yaml")
-
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            site.posts.append(
-                {
-                    "path": self.path,
-                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                    "body": json.loads(self.rfile.read(length) or b"null"),
-                }
-            )
-            self._send(202, b'{"accepted": true}', "application/json")
-
-    return Handler
+# --- fixtures ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[tuple[str, _Site]]:
+def site() -> Iterator[tuple[str, Site]]:
     """Base URL of a local server: GET serves ``site.documents``, POST is recorded."""
-    state = _Site()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serve_site() as served:
+        yield served
 
 
 @pytest.fixture
@@ -116,21 +59,13 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
         await client.aclose()
 
 
-def serve(site: tuple[str, _Site], document: dict[str, Any]) -> str:
-    """Serve ``document`` as YAML; return its URL."""
-    base, state = site
-    path = f"/docs/{uuid.uuid4()}.yaml"
-    state.documents[path] = yaml.safe_dump(document, sort_keys=False).encode()
-    return base + path
-
-
 def v3(redis_url: str, channel: str, http_base: str = "http://127.0.0.1:1") -> dict[str, Any]:
     host = redis_url.split("://", 1)[1].rstrip("/")
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "Pets", "version": "1.0.0"},
         "servers": {
-            "events": {"host": "pets.kafka:9092", "protocol": "kafka"},
+            "events": {"host": "pets.stomp:61613", "protocol": "stomp"},
             "cache": {"host": host, "protocol": "redis"},
             "web": {"host": http_base.split("://", 1)[1], "protocol": "http"},
         },
@@ -157,51 +92,11 @@ def v26(redis_url: str, channel: str) -> dict[str, Any]:
 
 # --- the interpreter with the real activities ----------------------------------------------
 
-_CONVERTER = DataConverter.default.payload_converter
-
-
-class ActivityRuntime(FakeRuntime):
-    """HTTP calls and AsyncAPI activity calls run the real activities."""
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        super().__init__()
-        self._http = HttpCallActivities(http=http)
-        self._asyncapi = AsyncApiActivities()
-
-    async def call_http(self, request: HttpRequest) -> HttpResponse:
-        self.requests.append(request)
-        response: HttpResponse = await ActivityEnvironment().run(self._http.call, request)
-        return response
-
-    async def execute(self, call: ActivityCall) -> Any:
-        activities: dict[str, tuple[Any, type[Any]]] = {
-            ASYNCAPI_PUBLISH_ACTIVITY: (self._asyncapi.publish, PublishRequest),
-            ASYNCAPI_SUBSCRIBE_ACTIVITY: (self._asyncapi.subscribe, SubscribeRequest),
-        }
-        function, kind = activities[call.name]
-        # Through Temporal's converter, as the workflow's activity call would be.
-        (argument,) = _CONVERTER.from_payloads(_CONVERTER.to_payloads([call.payload]), [kind])
-        try:
-            result = await ActivityEnvironment().run(function, argument)
-        except ApplicationError as err:
-            raise WorkflowError(err.details[0]) from err
-        (plain,) = _CONVERTER.from_payloads(_CONVERTER.to_payloads([result]))
-        return plain
-
 
 @pytest.fixture
 async def runtime() -> AsyncIterator[ActivityRuntime]:
     async with httpx.AsyncClient(timeout=10) as http:
         yield ActivityRuntime(http)
-
-
-def workflow(with_: dict[str, Any], extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    task = {"call": "asyncapi", "with": with_}
-    return {"document": dict(HEADER), "do": [*(extra or []), {"pets": task}]}
-
-
-async def run(document: dict[str, Any], runtime: ActivityRuntime, given: Any = None) -> Any:
-    return await Interpreter(document, runtime=runtime).run({} if given is None else given)
 
 
 async def subscribed(redis: Redis, channel: str) -> None:
@@ -215,7 +110,7 @@ async def subscribed(redis: Redis, channel: str) -> None:
 
 
 async def test_publish_reaches_a_redis_subscriber(
-    site: tuple[str, _Site], redis_url: str, redis: Redis, runtime: ActivityRuntime
+    site: tuple[str, Site], redis_url: str, redis: Redis, runtime: ActivityRuntime
 ) -> None:
     channel = f"pets-{uuid.uuid4()}"
     url = serve(site, v3(redis_url, channel))
@@ -247,7 +142,7 @@ async def test_publish_reaches_a_redis_subscriber(
 
 
 async def test_subscribe_amount_two_of_three_published(
-    site: tuple[str, _Site], redis_url: str, redis: Redis, runtime: ActivityRuntime
+    site: tuple[str, Site], redis_url: str, redis: Redis, runtime: ActivityRuntime
 ) -> None:
     channel = f"pets-{uuid.uuid4()}"
     url = serve(site, v3(redis_url, channel))
@@ -272,7 +167,7 @@ async def test_subscribe_amount_two_of_three_published(
 
 
 async def test_subscribe_until_with_filter_foreach_and_a_2_6_document(
-    site: tuple[str, _Site], redis_url: str, redis: Redis, runtime: ActivityRuntime
+    site: tuple[str, Site], redis_url: str, redis: Redis, runtime: ActivityRuntime
 ) -> None:
     channel = f"/pets/{uuid.uuid4()}"
     url = serve(site, v26(redis_url, channel))
@@ -304,7 +199,7 @@ async def test_subscribe_until_with_filter_foreach_and_a_2_6_document(
 
 
 async def test_http_publish_posts_to_the_server_url_and_channel_address(
-    site: tuple[str, _Site], redis_url: str, runtime: ActivityRuntime
+    site: tuple[str, Site], redis_url: str, runtime: ActivityRuntime
 ) -> None:
     base, state = site
     url = serve(site, v3(redis_url, "unused", http_base=base))
@@ -327,8 +222,8 @@ async def test_http_publish_posts_to_the_server_url_and_channel_address(
     assert post["headers"]["authorization"] == "Basic dTpw"
 
 
-async def test_kafka_is_a_configuration_error_naming_the_protocol(
-    site: tuple[str, _Site], redis_url: str, runtime: ActivityRuntime
+async def test_an_unsupported_protocol_is_a_configuration_error_naming_it(
+    site: tuple[str, Site], redis_url: str, runtime: ActivityRuntime
 ) -> None:
     url = serve(site, v3(redis_url, "pets"))
     with pytest.raises(WorkflowError) as caught:
@@ -344,12 +239,12 @@ async def test_kafka_is_a_configuration_error_naming_the_protocol(
         )
     assert caught.value.problem["type"] == ErrorType.CONFIGURATION
     assert (
-        "asyncapi over kafka (server 'events') is not supported" in caught.value.problem["detail"]
+        "asyncapi over stomp (server 'events') is not supported" in caught.value.problem["detail"]
     )
 
 
 async def test_an_unreachable_redis_is_a_communication_error(
-    site: tuple[str, _Site], runtime: ActivityRuntime
+    site: tuple[str, Site], runtime: ActivityRuntime
 ) -> None:
     url = serve(site, v26("redis://127.0.0.1:1", "pets"))
     with pytest.raises(WorkflowError) as caught:
@@ -365,7 +260,7 @@ async def test_an_unreachable_redis_is_a_communication_error(
 
 
 async def test_publish_and_subscribe_in_the_dsl_workflow_on_temporal(
-    temporal_address: str, site: tuple[str, _Site], redis_url: str, redis: Redis
+    temporal_address: str, site: tuple[str, Site], redis_url: str, redis: Redis
 ) -> None:
     client = await Client.connect(temporal_address)
     channel = f"pets-{uuid.uuid4()}"

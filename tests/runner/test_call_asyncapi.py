@@ -52,6 +52,7 @@ V3 = {
             },
         },
         "web": {"host": "hooks.test", "protocol": "http", "pathname": "/api"},
+        "relay": {"host": "relay.test:61613", "protocol": "stomp"},
     },
     "channels": {
         "notifications": {
@@ -356,10 +357,18 @@ async def test_publish_over_http_posts_to_server_url_plus_address_with_auth() ->
     ("with_", "message"),
     [
         (
-            "operation: sendNotification\nserver: {name: production}\nmessage: {payload: {}}",
-            "call: asyncapi over kafka (server 'production') is not supported",
+            "operation: sendNotification\nserver: {name: relay}\nmessage: {payload: {}}",
+            "call: asyncapi over stomp (server 'relay') is not supported",
         ),
-        ("operation: placeOrder\nmessage: {payload: {}}", "asyncapi over amqp"),
+        (
+            "operation: placeOrder\nmessage: {payload: {}}\nauthentication: {bearer: {token: t}}",
+            "AMQP accepts basic authentication",
+        ),
+        (
+            "operation: sendNotification\nserver: {name: production}\nmessage: {payload: {}}\n"
+            "authentication: {basic: {username: u, password: p}}",
+            "Kafka authentication (SASL) is not supported yet",
+        ),
         (
             "operation: getNotifications\nprotocol: ws\nsubscription: {consume: {amount: 1}}",
             "no server of the channel speaks ws",
@@ -521,3 +530,112 @@ async def test_foreach_export_collects_into_the_context_per_message() -> None:
     text += "  - read:\n      set:\n        context: ${ $context }\n"
     output = await run(text, runtime)
     assert output == {"context": {"texts": ["a", "b"], "at": 1}}
+
+
+# --- bindings and the broker protocols ------------------------------------------------------
+
+BOUND = {
+    "asyncapi": "3.0.0",
+    "info": {"title": "Orders", "version": "1.0.0"},
+    "servers": {
+        "rabbit": {"host": "mq.test:5672", "protocol": "amqp", "pathname": "/shop"},
+        "mosquitto": {
+            "host": "mqtt.test:1883",
+            "protocol": "mqtt",
+            "bindings": {"mqtt": {"clientId": "orders", "cleanSession": False}},
+        },
+    },
+    "channels": {
+        "orders": {
+            "address": "orders.created",
+            "bindings": {
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": {"$ref": "#/components/exchanges/shop"},
+                    "queue": {"name": "orders", "durable": True},
+                }
+            },
+        }
+    },
+    "operations": {
+        "placeOrder": {
+            "action": "send",
+            "channel": {"$ref": "#/channels/orders"},
+            "bindings": {
+                "amqp": {"deliveryMode": 2, "priority": 5},
+                "mqtt": {"qos": 1, "retain": True},
+            },
+            "messages": [{"$ref": "#/components/messages/order"}],
+        }
+    },
+    "components": {
+        "exchanges": {"shop": {"name": "shop", "type": "topic"}},
+        "messages": {
+            "order": {"payload": {"type": "object"}, "bindings": {"amqp": {"messageType": "o"}}}
+        },
+    },
+}
+
+
+def test_the_protocols_bindings_are_resolved_at_every_level() -> None:
+    amqp = resolve_target(
+        BOUND, operation="placeOrder", channel=None, server=None, variables=None, protocol="amqp"
+    )
+    assert amqp.url == "amqp://mq.test:5672/shop"
+    assert amqp.bindings == {
+        "channel": {
+            "is": "routingKey",
+            "exchange": {"name": "shop", "type": "topic"},
+            "queue": {"name": "orders", "durable": True},
+        },
+        "operation": {"deliveryMode": 2, "priority": 5},
+        "message": {"messageType": "o"},
+    }
+    mqtt = resolve_target(
+        BOUND, operation="placeOrder", channel=None, server=None, variables=None, protocol="mqtt"
+    )
+    assert mqtt.bindings == {
+        "server": {"clientId": "orders", "cleanSession": False},
+        "operation": {"qos": 1, "retain": True},
+    }
+
+
+async def test_amqp_publish_carries_headers_bindings_and_basic_credentials() -> None:
+    runtime = AsyncApiRuntime(BOUND)
+    output = await run(
+        call("""
+            operation: placeOrder
+            protocol: amqp
+            message:
+              payload: {id: 7}
+              headers: {x-trace: t1, retries: 2}
+            authentication:
+              basic: {username: shop, password: s3cret}
+        """),
+        runtime,
+    )
+    assert output == {"payload": {"id": 7}, "headers": {"x-trace": "t1", "retries": 2}}
+    (sent,) = runtime.calls
+    assert sent.payload["headers"] == {"x-trace": "t1", "retries": "2"}
+    assert sent.payload["content_type"] == "application/json"
+    target = sent.payload["target"]
+    assert (target["protocol"], target["channel"]) == ("amqp", "orders.created")
+    assert (target["username"], target["password"]) == ("shop", "s3cret")
+    assert target["bindings"]["operation"] == {"deliveryMode": 2, "priority": 5}
+
+
+async def test_mqtt_refuses_headers_and_subscribes_with_its_bindings() -> None:
+    problem = await fail(
+        call("operation: placeOrder\nprotocol: mqtt\nmessage: {payload: 1, headers: {a: b}}"),
+        AsyncApiRuntime(BOUND),
+    )
+    assert problem["type"] == ErrorType.CONFIGURATION
+    assert "MQTT 3.1.1 carries no headers" in problem["detail"]
+    runtime = AsyncApiRuntime(BOUND, batches=[["one"]])
+    output = await run(
+        call("operation: placeOrder\nprotocol: mqtt\nsubscription: {consume: {amount: 1}}"),
+        runtime,
+    )
+    assert output == [{"payload": "one"}]
+    (asked,) = runtime.calls
+    assert asked.payload["target"]["bindings"]["server"]["clientId"] == "orders"

@@ -27,15 +27,19 @@ NON_RETRYABLE_ASYNCAPI_ERRORS = [ASYNCAPI_CONFIGURATION_ERROR]
 
 @dataclass
 class BrokerTarget:
-    """Where the activity connects: a Redis URL and a channel, plus credentials."""
+    """Where the activity connects: the server URL and the channel's address, plus
+    credentials and the document's bindings of the protocol."""
 
     protocol: str
+    """redis, amqp, mqtt or kafka."""
     url: str
     channel: str
     task: str
     """The task's name and pointer, for error messages."""
     username: str | None = None
     password: str | None = None
+    bindings: dict[str, Any] = field(default_factory=dict)
+    """The protocol's bindings by level: ``server``, ``channel``, ``operation``, ``message``."""
 
 
 @dataclass
@@ -44,6 +48,9 @@ class PublishRequest:
 
     target: BrokerTarget
     data: str
+    headers: dict[str, str] = field(default_factory=dict)
+    """Message headers (AMQP, Kafka); the handler refuses them for other protocols."""
+    content_type: str | None = None
 
     def payload(self) -> dict[str, Any]:
         return asdict(self)
@@ -52,7 +59,8 @@ class PublishRequest:
 @dataclass
 class PublishResult:
     receivers: int = 0
-    """How many subscribers the broker delivered the message to."""
+    """How many subscribers Redis delivered the message to; 1 once an AMQP, MQTT or Kafka
+    broker confirmed it (they do not count receivers)."""
 
 
 @dataclass
@@ -79,3 +87,5 @@ class SubscribeResult:
     """The messages of one batch, as text, in arrival order."""
 
     messages: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    """Each message's headers, aligned with ``messages``; empty where the protocol has none."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -43,6 +43,9 @@ class AsyncApiTarget:
     """The operation's action (send/receive in 3.x, publish/subscribe in 2.x); None without one."""
     correlation_location: str | None = None
     """The first ``correlationId.location`` of the operation's messages (``$message...#/...``)."""
+    bindings: Mapping[str, Any] = field(default_factory=dict)
+    """The server protocol's bindings by level (``server``, ``channel``, ``operation``,
+    ``message``: the first message that has one), local references followed."""
 
 
 def resolve_target(
@@ -81,11 +84,12 @@ def _resolve_v3(
     channels = _mapping(document.get("channels"))
     action: str | None = None
     messages: list[Any] = []
+    operation_spec: Mapping[str, Any] = {}
     if operation is not None:
         spec = _mapping(document.get("operations")).get(operation)
         if not isinstance(spec, Mapping):
             raise AsyncApiDocumentError(f"the document defines no operation {operation!r}")
-        spec = _deref(document, spec)
+        spec = operation_spec = _deref(document, spec)
         action = spec.get("action") if isinstance(spec.get("action"), str) else None
         if "channel" not in spec:
             raise AsyncApiDocumentError(f"operation {operation!r} has no channel")
@@ -124,6 +128,14 @@ def _resolve_v3(
         address=address,
         action=action,
         correlation_location=_correlation(document, messages),
+        bindings=_bindings(
+            document,
+            server_protocol,
+            server=server_spec,
+            channel=channel_spec,
+            operation=operation_spec,
+            messages=messages,
+        ),
     )
 
 
@@ -197,6 +209,14 @@ def _resolve_v2(
         address=address,
         action=action,
         correlation_location=_correlation(document, messages),
+        bindings=_bindings(
+            document,
+            server_protocol,
+            server=server_spec,
+            channel=channel_spec,
+            operation=_deref(document, operation_spec) if operation_spec is not None else {},
+            messages=messages,
+        ),
     )
 
 
@@ -266,6 +286,46 @@ def _substitute(
         return value
 
     return _VARIABLE.sub(value_of, text)
+
+
+def _bindings(
+    document: Mapping[str, Any],
+    protocol: str,
+    *,
+    server: Mapping[str, Any],
+    channel: Mapping[str, Any],
+    operation: Mapping[str, Any],
+    messages: list[Any],
+) -> dict[str, Any]:
+    """Each level's ``bindings.<protocol>`` object, for the transport to honour."""
+    found: dict[str, Any] = {}
+    levels: list[tuple[str, Any]] = [
+        ("server", server),
+        ("channel", channel),
+        ("operation", operation),
+        *(("message", message) for message in messages),
+    ]
+    for level, spec in levels:
+        if level in found:
+            continue
+        bindings = _deref(document, _deref(document, spec).get("bindings"))
+        value = _deref(document, bindings.get(protocol))
+        if value:
+            found[level] = _resolved(document, value)
+    return found
+
+
+def _resolved(document: Mapping[str, Any], value: Any, depth: int = 0) -> Any:
+    """``value`` with local references inside it followed (bindings nest exchange/queue)."""
+    if depth > _MAX_REF_DEPTH:
+        raise AsyncApiDocumentError("the document's bindings nest too deep (a cycle?)")
+    if isinstance(value, Mapping):
+        if isinstance(value.get("$ref"), str):
+            return _resolved(document, _deref(document, value), depth + 1)
+        return {str(k): _resolved(document, v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolved(document, v, depth + 1) for v in value]
+    return value
 
 
 def _correlation(document: Mapping[str, Any], messages: list[Any]) -> str | None:

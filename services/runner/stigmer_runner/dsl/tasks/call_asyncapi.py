@@ -5,14 +5,22 @@ parsed as YAML or JSON; the operation (or, for 2.x documents, the channel) and t
 are resolved in :mod:`stigmer_runner.dsl.asyncapi_document`. Supported transports:
 
 - ``redis``: publish = ``PUBLISH`` to the channel address; subscribe = ``SUBSCRIBE`` and
-  consume, in the runner's AsyncAPI activities. A payload that is a string is sent as is,
-  anything else as JSON; a received message whose text parses as JSON has that JSON as its
-  payload, else the text. Redis pub/sub has no headers (``message.headers`` is refused) and
-  accepts ``basic`` authentication only.
+  consume. Redis pub/sub has no headers (``message.headers`` is refused).
+- ``amqp`` (0-9-1): publish to the exchange and routing key, subscribe to the queue that the
+  channel's ``amqp`` binding describes (``is``, ``exchange``, ``queue``); the operation
+  binding's ``deliveryMode``, ``priority``, ``expiration``... shape published messages.
+  Headers both ways.
+- ``mqtt`` (3.1.1): the address is the topic; the operation binding's ``qos`` and ``retain``
+  and the server binding's ``clientId``/``cleanSession`` apply. No headers.
+- ``kafka``: the address (or the channel binding's ``topic``) is the topic; the operation
+  binding's ``groupId`` makes consumption a consumer group's. Headers both ways.
 - ``http`` / ``https``: publish = ``POST`` of the payload (JSON) to server URL + channel
   address, with ``message.headers`` as headers; subscribing is a configuration error.
 
-Any other protocol is a configuration error naming it.
+The broker transports run in the runner's AsyncAPI activities (``activities.brokers``). A
+payload that is a string is sent as is, anything else as JSON; a received message whose
+text parses as JSON has that JSON as its payload, else the text. Brokers accept ``basic``
+authentication only (Kafka none yet). Any other protocol is a configuration error naming it.
 
 Consumption: the subscribe activity consumes one batch at a time and the handler evaluates
 ``filter``, ``while`` and ``until`` here, in the workflow, after each batch (``$context``
@@ -20,8 +28,10 @@ and the workflow's variables stay in the workflow). ``amount`` caps each batch a
 messages still missing, so no more than ``amount`` messages are ever taken off the channel;
 with ``while``/``until`` a batch ends as soon as messages have arrived, and the messages of a
 batch that come after the one that stopped consumption are dropped. ``for`` bounds the whole
-subscription. Redis pub/sub delivers only to connected subscribers: a message published
-between two batches (a few milliseconds) is not seen. ``while`` is evaluated after each
+subscription. Redis pub/sub (and MQTT with a clean session, AMQP with a server-named
+queue, Kafka without a group) delivers only to live subscriptions: a message published
+between two batches (a few milliseconds) is not seen; a named AMQP queue, a persistent MQTT
+session or a Kafka consumer group keeps it for the next batch. ``while`` is evaluated after each
 consumed message, ``until`` before each one (so also before the first); both see the
 messages consumed so far as their input and as ``$context.consumedMessages``.
 
@@ -68,7 +78,12 @@ from stigmer_runner.dsl.tasks.authentication import (
 from stigmer_runner.dsl.tasks.base import Directive, TaskContext, TaskResult
 from stigmer_runner.dsl.tasks.subscription_iterator import iterate, parse_iterator
 
-SUPPORTED_PROTOCOLS = ("redis", "http", "https")
+BROKER_PROTOCOLS = ("redis", "amqp", "mqtt", "kafka")
+"""Protocols the runner's AsyncAPI activities carry (publish and subscribe)."""
+SUPPORTED_PROTOCOLS = (*BROKER_PROTOCOLS, "http", "https")
+_WITH_HEADERS = ("amqp", "kafka")
+_NO_HEADERS = {"redis": "Redis pub/sub", "mqtt": "MQTT 3.1.1"}
+_LABELS = {"redis": "Redis", "amqp": "AMQP", "mqtt": "MQTT", "kafka": "Kafka"}
 BATCH_SECONDS = 60.0
 """The longest one subscribe activity waits; the subscription goes on in the next batch."""
 _ACTIVITY_MARGIN_SECONDS = 30.0
@@ -208,17 +223,24 @@ async def _publish(
     if headers is not None and not isinstance(headers, Mapping):
         raise task.configuration_error("with.message.headers must be a mapping")
     sent = {k: resolved[k] for k in ("payload", "headers", "correlationId") if k in resolved}
-    if target.protocol == "redis":
-        if headers:
+    if target.protocol in BROKER_PROTOCOLS:
+        if headers and target.protocol not in _WITH_HEADERS:
             raise task.configuration_error(
-                "with.message.headers: Redis pub/sub carries no headers; put them in the payload"
+                f"with.message.headers: {_NO_HEADERS[target.protocol]} carries no headers; "
+                "put them in the payload"
             )
         payload = resolved.get("payload")
         data = payload if isinstance(payload, str) else json.dumps(payload)
+        request = PublishRequest(
+            _broker(task, target, authorization),
+            data,
+            headers=_header_values(task, headers or {}),
+            content_type=None if isinstance(payload, str) else "application/json",
+        )
         await task.runtime.execute(
             ActivityCall(
                 ASYNCAPI_PUBLISH_ACTIVITY,
-                PublishRequest(_broker(task, target, authorization), data).payload(),
+                request.payload(),
                 non_retryable_types=list(NON_RETRYABLE_ASYNCAPI_ERRORS),
             )
         )
@@ -234,12 +256,7 @@ async def _http_publish(
     headers: Mapping[str, Any],
     authorization: Authorization | None,
 ) -> None:
-    sent: dict[str, str] = {}
-    for key, value in headers.items():
-        if isinstance(value, Mapping | list):
-            raise task.configuration_error(f"with.message.headers.{key} must be a scalar")
-        if value is not None:
-            sent[str(key)] = json.dumps(value) if isinstance(value, bool) else str(value)
+    sent = _header_values(task, headers)
     if authorization is not None:
         sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
         sent["Authorization"] = authorization.header
@@ -259,6 +276,16 @@ async def _http_publish(
         )
 
 
+def _header_values(task: TaskContext, headers: Mapping[str, Any]) -> dict[str, str]:
+    sent: dict[str, str] = {}
+    for key, value in headers.items():
+        if isinstance(value, Mapping | list):
+            raise task.configuration_error(f"with.message.headers.{key} must be a scalar")
+        if value is not None:
+            sent[str(key)] = json.dumps(value) if isinstance(value, bool) else str(value)
+    return sent
+
+
 def _broker(
     task: TaskContext, target: AsyncApiTarget, authorization: Authorization | None
 ) -> BrokerTarget:
@@ -267,12 +294,18 @@ def _broker(
         url=target.url,
         channel=target.address,
         task=f"task {task.name!r} ({task.pointer})",
+        bindings=dict(target.bindings),
     )
     if authorization is None:
         return broker
+    label = _LABELS[target.protocol]
+    if target.protocol == "kafka":
+        raise task.configuration_error(
+            "with.authentication: Kafka authentication (SASL) is not supported yet"
+        )
     if authorization.scheme != "Basic":
         raise task.configuration_error(
-            "with.authentication: Redis accepts basic authentication (username, password) only"
+            f"with.authentication: {label} accepts basic authentication (username, password) only"
         )
     username, _, password = base64.b64decode(authorization.parameter).decode().partition(":")
     broker.username = username or None
@@ -337,10 +370,11 @@ async def _subscribe(
 ) -> tuple[list[Any], bool]:
     """Consume per the policy; return the outputs and whether ``foreach`` ended the flow."""
     policy = _Consumption(task, spec)
-    if target.protocol != "redis":
+    if target.protocol not in BROKER_PROTOCOLS:
         raise task.configuration_error(
             f"with.subscription: {target.protocol} has no subscriptions (server "
-            f"{target.server!r}); subscribe over redis, or publish with with.message"
+            f"{target.server!r}); subscribe over {', '.join(BROKER_PROTOCOLS)}, or publish "
+            "with with.message"
         )
     broker = _broker(task, target, authorization)
     consumed: list[Any] = []
@@ -370,8 +404,10 @@ async def _subscribe(
             )
         )
         texts = batch.get("messages") if isinstance(batch, Mapping) else None
-        for text in texts or []:
-            message = _inbound(str(text), target.correlation_location)
+        headers = batch.get("headers") if isinstance(batch, Mapping) else None
+        for index, text in enumerate(texts or []):
+            fields = headers[index] if isinstance(headers, list) and index < len(headers) else None
+            message = _inbound(str(text), fields, target.correlation_location)
             if policy.filter is not None and not truthy(
                 task.evaluate(policy.filter, field="with.subscription.filter", data=message)
             ):
@@ -413,13 +449,16 @@ def _holds(task: TaskContext, expression: str, key: str, consumed: list[Any]) ->
     return truthy(value)
 
 
-def _inbound(text: str, location: str | None) -> dict[str, Any]:
-    """A consumed message: JSON text becomes its payload as JSON, other text as a string."""
+def _inbound(text: str, headers: Any, location: str | None) -> dict[str, Any]:
+    """A consumed message: JSON text becomes its payload as JSON, other text as a string;
+    headers, where the protocol has them and the message carries any."""
     try:
         payload: Any = json.loads(text)
     except ValueError:
         payload = text
     message: dict[str, Any] = {"payload": payload}
+    if isinstance(headers, Mapping) and headers:
+        message["headers"] = dict(headers)
     correlation = correlation_id(location, message)
     if correlation is not None:
         message["correlationId"] = correlation

@@ -96,7 +96,7 @@ async def test_an_event_nobody_listens_for_is_delivered_to_nobody(api_server: Ap
             headers={"Content-Type": "application/cloudevents+json"},
         )
     assert response.status_code == 200, response.text
-    assert response.json() == {"event_id": "evt-1", "delivered_to": []}
+    assert response.json() == {"event_id": "evt-1", "delivered_to": [], "started": []}
 
 
 async def test_publishing_needs_a_token(api_server: ApiServer) -> None:

@@ -11,7 +11,7 @@ from temporalio.client import ScheduleIntervalSpec
 from stigmer_api.scheduling import ScheduleNotRunnableError, ScheduleTrigger, trigger_of
 from stigmer_api.scheduling.service import initial_status
 from stigmer_core.errors import ValidationFailedError
-from stigmer_core.model import ScheduleState
+from stigmer_core.model import ScheduleKind, ScheduleState
 
 
 def doc(schedule: Any) -> dict[str, Any]:
@@ -76,8 +76,17 @@ def test_no_schedule_or_an_empty_one_is_not_scheduled() -> None:
 @pytest.mark.parametrize(
     ("schedule", "pointer"),
     [
-        ({"after": {"minutes": 5}}, "/schedule/after"),
-        ({"on": {"one": {"with": {"type": "com.example"}}}}, "/schedule/on"),
+        ({"after": {"minutes": 5}, "every": {"minutes": 1}}, "/schedule/after"),
+        ({"after": "${ .delay }"}, "/schedule/after"),
+        ({"after": {"milliseconds": 10}}, "/schedule/after"),
+        ({"on": {"one": {"with": {"type": "x"}}}, "cron": "@daily"}, "/schedule/on"),
+        ({"on": {"one": {"with": {"type": "${ .t }"}}}}, "/schedule/on/one/with"),
+        (
+            {"on": {"all": [{"with": {"type": "a"}, "correlate": {"k": {"from": ".id"}}}]}},
+            "/schedule/on/all/0/correlate",
+        ),
+        ({"on": {"any": [{"with": {"type": "a"}}], "until": "${ true }"}}, "/schedule/on/until"),
+        ({"on": {"all": []}}, "/schedule/on"),
         ({"every": "${ .interval }"}, "/schedule/every"),
         ({"every": "P1M"}, "/schedule/every"),
         ({"every": {"milliseconds": 500}}, "/schedule/every"),
@@ -99,3 +108,31 @@ def test_a_runnable_schedule_starts_pending() -> None:
     status = initial_status(doc({"every": {"seconds": 2}}))
     assert status is not None
     assert status.state is ScheduleState.PENDING
+
+
+def test_after_is_a_fixed_delay_run_by_a_loop() -> None:
+    trigger = trigger_of(doc({"after": {"minutes": 1, "seconds": 30}}))
+    assert trigger is not None
+    assert trigger.kind is ScheduleKind.AFTER
+    assert trigger.after_seconds == 90
+    status = initial_status(doc({"after": {"seconds": 1}}))
+    assert status is not None
+    assert (status.state, status.kind) == (ScheduleState.PENDING, ScheduleKind.AFTER)
+
+
+@pytest.mark.parametrize("kind", ["one", "any", "all"])
+def test_on_is_an_event_strategy_of_literal_filters(kind: str) -> None:
+    one = {"with": {"type": "com.example.a", "source": "shop"}}
+    strategy_doc = {kind: one if kind == "one" else [one, {"with": {"type": "b"}}]}
+    trigger = trigger_of(doc({"on": strategy_doc}))
+    assert trigger is not None
+    assert trigger.kind is ScheduleKind.EVENT
+    assert trigger.on is not None
+    assert trigger.on.kind == kind
+    assert trigger.on.filters[0].attributes == one["with"]
+
+
+def test_every_and_cron_are_time_triggers() -> None:
+    trigger = trigger_of(doc({"every": {"seconds": 5}}))
+    assert trigger is not None
+    assert trigger.kind is ScheduleKind.TIME

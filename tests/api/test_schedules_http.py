@@ -40,17 +40,34 @@ async def test_a_schedule_waits_pending_while_temporal_is_away(api_server: ApiSe
         assert body["next_fire_times"] == []
 
 
-async def test_after_and_on_register_as_unsupported(api_server: ApiServer) -> None:
+async def test_after_and_on_wait_pending_while_temporal_is_away(api_server: ApiServer) -> None:
     async with api_server.client() as http:
         after = await register(http, scheduled("after", "  after: {minutes: 1}\n"))
         assert after.status.schedule is not None
-        assert after.status.schedule.state == "UNSUPPORTED"
-        assert "schedule.after" in (after.status.schedule.message or "")
+        assert (after.status.schedule.state, after.status.schedule.kind) == ("PENDING", "after")
         on = await register(
             http, scheduled("on", "  on:\n    one:\n      with: {type: com.example.x}\n")
         )
         assert on.status.schedule is not None
-        assert on.status.schedule.state == "UNSUPPORTED"
+        assert (on.status.schedule.state, on.status.schedule.kind) == ("PENDING", "event")
+        # Not ACTIVE yet: a matching event starts nothing.
+        async with api_server.client(token=RUNNER) as service:
+            response = await service.post(
+                "/v1/events",
+                json={"specversion": "1.0", "id": "e1", "source": "t", "type": "com.example.x"},
+            )
+        assert response.status_code == 200, response.text
+        assert response.json()["started"] == []
+
+
+async def test_after_combined_with_every_registers_as_unsupported(api_server: ApiServer) -> None:
+    async with api_server.client() as http:
+        both = await register(
+            http, scheduled("both", "  after: {minutes: 1}\n  every: {minutes: 1}\n")
+        )
+        assert both.status.schedule is not None
+        assert both.status.schedule.state == "UNSUPPORTED"
+        assert "cannot be combined" in (both.status.schedule.message or "")
 
 
 async def test_a_workflow_without_schedule_has_none(api_server: ApiServer) -> None:

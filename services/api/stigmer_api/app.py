@@ -44,8 +44,9 @@ async def open_bus(settings: ApiSettings) -> Bus:
 
 
 async def reconcile_forever(services: Services) -> None:
-    """Dispatch executions left PENDING while Temporal was unreachable, and create the
-    schedules that could not be created then (see ScheduleService.reconcile)."""
+    """Dispatch executions left PENDING while Temporal was unreachable, create the
+    schedules that could not be created then (see ScheduleService.reconcile), and start the
+    executions of ``schedule.on`` event sets a dead replica left half-done."""
     interval = services.settings.stigmer_reconcile_interval_seconds
     while True:
         try:
@@ -56,6 +57,10 @@ async def reconcile_forever(services: Services) -> None:
             await services.schedules.reconcile()
         except Exception:  # as above
             log.exception("schedule reconciler round failed")
+        try:
+            await services.triggers.finish_pending()
+        except Exception:  # as above
+            log.exception("event trigger reconciler round failed")
         await asyncio.sleep(interval)
 
 

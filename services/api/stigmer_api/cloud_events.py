@@ -1,5 +1,8 @@
 """CloudEvents in, Temporal signals out: validation, subscriptions and delivery.
 
+Events also start executions of workflows scheduled ``on`` them
+(stigmer_api.scheduling.event_triggers).
+
 A ``listen`` task registers a subscription (its task pointer and routing filters) before it
 waits; ``POST /v1/events`` delivers an event to every execution with a subscription one of
 whose filters matches, as the ``stigmer.runner.event`` signal on the execution's DSL
@@ -20,6 +23,7 @@ from pydantic import Field
 
 from stigmer_api.dispatch import Dispatcher
 from stigmer_api.executions import ExecutionService
+from stigmer_api.scheduling.event_triggers import EventTriggers
 from stigmer_api.storage import Collection, DocumentStore
 from stigmer_core.errors import (
     ConflictError,
@@ -65,6 +69,14 @@ class Delivery(_Model):
     event_id: str
     delivered_to: list[str] = Field(
         description="Executions that were listening for the event and were signalled."
+    )
+    started: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Executions the event started: workflows whose `schedule.on` it matches. A "
+            "repeated post of the same event (`source` and `id`) starts none; for `one` and "
+            "`any` it lists the executions the first post started."
+        ),
     )
 
 
@@ -123,11 +135,17 @@ class EventService:
     """Subscriptions in the store, and delivery of events to the executions listening."""
 
     def __init__(
-        self, *, store: DocumentStore, dispatcher: Dispatcher, executions: ExecutionService
+        self,
+        *,
+        store: DocumentStore,
+        dispatcher: Dispatcher,
+        executions: ExecutionService,
+        triggers: EventTriggers,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
         self._executions = executions
+        self._triggers = triggers
 
     async def subscribe(self, execution_id: str, request: Subscribe) -> Subscription:
         """Register (or replace) a listen task's filters; 409 once the execution is over."""
@@ -178,7 +196,8 @@ class EventService:
         return [_from_doc(doc) for doc in docs]
 
     async def deliver(self, event: dict[str, Any]) -> Delivery:
-        """Signal the event to every execution listening for it, once per execution."""
+        """Signal the event to every execution listening for it, once per execution, and
+        start the executions of the workflows whose ``schedule.on`` it triggers."""
         listening: dict[str, None] = {}
         async for doc in self._all_subscriptions():
             spec = doc.get("spec") or {}
@@ -198,7 +217,8 @@ class EventService:
                 delivered.append(execution_id)
             else:  # its workflow is gone: nobody will consume the event
                 await self.unsubscribe(execution_id, None)
-        return Delivery(event_id=event["id"], delivered_to=delivered)
+        started = await self._triggers.fire(event)
+        return Delivery(event_id=event["id"], delivered_to=delivered, started=started)
 
     async def _subscriptions_of(self, execution_id: str) -> list[dict[str, Any]]:
         return await self._store.list(

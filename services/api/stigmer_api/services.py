@@ -13,6 +13,7 @@ from stigmer_api.dispatch import Dispatcher
 from stigmer_api.executions import ExecutionService
 from stigmer_api.instances import InstanceService
 from stigmer_api.scheduling import ScheduleService
+from stigmer_api.scheduling.event_triggers import EventTriggers
 from stigmer_api.settings import ApiSettings
 from stigmer_api.storage import DocumentStore
 from stigmer_api.workflows import WorkflowService
@@ -29,6 +30,7 @@ class Services:
     instances: InstanceService
     executions: ExecutionService
     schedules: ScheduleService
+    triggers: EventTriggers
     # Set when the server starts shutting down: open event streams end, so clients
     # reconnect to another replica instead of holding this one open until a timeout.
     draining: asyncio.Event = field(default_factory=asyncio.Event)
@@ -57,6 +59,7 @@ class Services:
             instances=instances,
             executions=executions,
             schedules=ScheduleService(settings=settings, store=store, dispatcher=dispatcher),
+            triggers=EventTriggers(store=store, executions=executions),
         )
 
 

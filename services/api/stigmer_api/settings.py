@@ -78,6 +78,10 @@ class ApiSettings(TemporalSettings):
     """How long a scheduled fire keeps trying to create its execution while the API is
     unreachable; later fires are skipped meanwhile."""
 
+    stigmer_schedule_after_poll_max_seconds: float = 30.0
+    """``schedule.after``: the longest pause between two checks of whether the round's
+    execution has ended (checks start at 1 s apart and double up to this)."""
+
     stigmer_temporal_connect_timeout_seconds: float = 5.0
     """How long one attempt to connect to Temporal may take."""
 

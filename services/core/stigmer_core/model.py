@@ -94,7 +94,8 @@ class ScheduleState(StrEnum):
     PENDING = "PENDING"
     """Waiting for Temporal: the API creates the schedule once Temporal answers."""
     ACTIVE = "ACTIVE"
-    """A Temporal schedule starts executions of this workflow."""
+    """This version's trigger starts executions (a Temporal schedule, an ``after`` loop, or
+    matching events)."""
     SUPERSEDED = "SUPERSEDED"
     """A newer registered version of the same namespace/name owns the schedule."""
     UNSUPPORTED = "UNSUPPORTED"
@@ -103,11 +104,26 @@ class ScheduleState(StrEnum):
     """Temporal refused the schedule (see ``message``)."""
 
 
+class ScheduleKind(StrEnum):
+    TIME = "time"
+    """``every`` and/or ``cron``: a Temporal schedule."""
+    AFTER = "after"
+    """``after``: a loop workflow that starts the next execution once the last one ended."""
+    EVENT = "event"
+    """``on``: events posted to ``POST /v1/events`` start executions."""
+
+
 class ScheduleStatus(_Model):
     """Where the document's ``schedule`` stands; absent for workflows without one."""
 
     state: ScheduleState
-    schedule_id: str | None = Field(None, description="The Temporal schedule's id.")
+    kind: ScheduleKind | None = Field(
+        None, description="What starts executions; None when the schedule cannot run."
+    )
+    schedule_id: str | None = Field(
+        None,
+        description="The Temporal schedule's id (`time`) or the loop workflow's id (`after`).",
+    )
     message: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -21,6 +21,13 @@ RUN_STARTED_SIGNAL = "stigmer.run-started"
 # creates one execution through the API.
 SCHEDULED_RUN_WORKFLOW = "stigmer/schedule/run"
 START_SCHEDULED_EXECUTION_ACTIVITY = "StartScheduledExecution"
+# ``schedule.after``: one long-lived loop per DSL namespace/name on the stigmer queue starts
+# an execution, waits until it ends (polling this activity between durable timers), sleeps
+# the ``after`` duration and continues as new.
+AFTER_LOOP_WORKFLOW = "stigmer/schedule/after"
+EXECUTION_ENDED_ACTIVITY = "ExecutionEnded"
+# The memo key that names the Stigmer workflow (version) a loop starts.
+AFTER_TARGET_MEMO = "stigmerWorkflowId"
 # The API delivers a CloudEvent (a JSON object) to a listening execution's DSL workflow.
 EVENT_SIGNAL = "stigmer.runner.event"
 
@@ -43,6 +50,14 @@ def schedule_id(task_queue: str, namespace: str, name: str) -> str:
 
 
 SCHEDULE_ID_PREFIX = "stigmer/schedule/"
+
+
+AFTER_LOOP_ID_PREFIX = "stigmer/after/"
+
+
+def after_loop_id(task_queue: str, namespace: str, name: str) -> str:
+    """One ``schedule.after`` loop per DSL namespace/name and installation, like schedules."""
+    return f"{AFTER_LOOP_ID_PREFIX}{task_queue}/{namespace}/{name}"
 
 
 def scheduled_run_workflow_id(workflow_id: str) -> str:
@@ -97,6 +112,28 @@ class ScheduledStart:
     workflow_id: str
     request_id: str
     scheduled_at: str
+    # The ``stigmer-trigger`` label of the execution: ``schedule`` (every/cron) or ``after``.
+    trigger: str = "schedule"
+
+
+@dataclass
+class AfterLoopInput:
+    """One round of a ``schedule.after`` loop; each round continues as new with the next."""
+
+    workflow_id: str
+    after_seconds: float
+    # How long a round may keep trying to create its execution (the API may be down).
+    start_timeout_seconds: float = 3600.0
+    # Between checks of whether the round's execution has ended: starts at the minimum and
+    # doubles up to the maximum, so short runs are noticed quickly and long ones cost little.
+    poll_min_seconds: float = 1.0
+    poll_max_seconds: float = 30.0
+    round: int = 0
+    # Chosen by the loop's first run and carried over, so request ids are unique to this
+    # loop's life: a loop started again for the same version does not reuse old executions.
+    loop_id: str = ""
+    # Set when a round continued as new while its execution was still running.
+    execution_id: str | None = None
 
 
 @dataclass

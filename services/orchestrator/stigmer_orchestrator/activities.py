@@ -1,5 +1,6 @@
-"""The orchestrator's activities: record a platform failure on an execution, and create
-the execution of a scheduled fire."""
+"""The orchestrator's activities: record a platform failure on an execution, create the
+execution of a scheduled fire (or of a ``schedule.after`` round), and tell whether an
+execution has ended."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from stigmer_core.errors import (
 from stigmer_core.model import ExecutionPhase
 from stigmer_core.status import StatusUpdate
 from stigmer_core.temporal_contracts import (
+    EXECUTION_ENDED_ACTIVITY,
     RECORD_SYSTEM_FAILURE_ACTIVITY,
     START_SCHEDULED_EXECUTION_ACTIVITY,
     ScheduledStart,
@@ -68,7 +70,7 @@ class ScheduledStarter:
             execution = await self._api.create_execution(
                 workflow_id=request.workflow_id,
                 request_id=request.request_id,
-                labels={TRIGGER_LABEL: "schedule", SCHEDULED_AT_LABEL: request.scheduled_at},
+                labels={TRIGGER_LABEL: request.trigger, SCHEDULED_AT_LABEL: request.scheduled_at},
             )
         except (NotFoundError, ValidationFailedError) as exc:
             # The workflow was deleted: its schedule goes at the API's next sync.
@@ -82,3 +84,18 @@ class ScheduledStarter:
             "scheduled fire %s started execution %s", request.request_id, execution.metadata.id
         )
         return execution.metadata.id
+
+
+class ExecutionWatcher:
+    def __init__(self, *, api: StigmerClient) -> None:
+        self._api = api
+
+    @activity.defn(name=EXECUTION_ENDED_ACTIVITY)
+    async def ended(self, execution_id: str) -> bool:
+        """Whether the execution is in a terminal phase (or gone: nothing left to wait for)."""
+        try:
+            execution = await self._api.get_execution(execution_id)
+        except NotFoundError:
+            activity.logger.warning("execution %s is gone; not waiting for it", execution_id)
+            return True
+        return execution.status.phase.terminal

@@ -12,9 +12,9 @@ from stigmer_core.api_client import StigmerClient
 from stigmer_core.logs import configure_logging
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
-from stigmer_orchestrator.activities import FailureRecorder, ScheduledStarter
+from stigmer_orchestrator.activities import ExecutionWatcher, FailureRecorder, ScheduledStarter
 from stigmer_orchestrator.settings import OrchestratorSettings
-from stigmer_orchestrator.workflows import InvokeWorkflowExecution, ScheduledRun
+from stigmer_orchestrator.workflows import AfterLoop, InvokeWorkflowExecution, ScheduledRun
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,12 @@ async def run(settings: OrchestratorSettings, *, started: asyncio.Event | None =
         worker = Worker(
             client,
             task_queue=settings.temporal_workflow_execution_stigmer_task_queue,
-            workflows=[InvokeWorkflowExecution, ScheduledRun],
-            activities=[FailureRecorder(api=api).record, ScheduledStarter(api=api).start],
+            workflows=[InvokeWorkflowExecution, ScheduledRun, AfterLoop],
+            activities=[
+                FailureRecorder(api=api).record,
+                ScheduledStarter(api=api).start,
+                ExecutionWatcher(api=api).ended,
+            ],
             max_concurrent_workflow_tasks=settings.stigmer_orchestrator_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.stigmer_shutdown_grace_seconds),
         )

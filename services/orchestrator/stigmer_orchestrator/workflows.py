@@ -1,4 +1,5 @@
-"""The invoke workflow: hand the execution to a runner and record platform failures.
+"""The orchestrator's workflows: the invoke workflow (hand the execution to a runner and
+record platform failures), a schedule's fire, and the ``schedule.after`` loop.
 
 Deterministic and free of I/O. It knows the runner only by activity name and queue.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from datetime import timedelta
 
 from temporalio import workflow
@@ -17,12 +19,16 @@ from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 with workflow.unsafe.imports_passed_through():
     from stigmer_core.temporal_contracts import (
         ACTIVITY_TASK_QUEUE_MEMO,
+        AFTER_LOOP_WORKFLOW,
+        AFTER_TARGET_MEMO,
         EXECUTE_WORKFLOW_ACTIVITY,
+        EXECUTION_ENDED_ACTIVITY,
         INVOKE_WORKFLOW,
         RECORD_SYSTEM_FAILURE_ACTIVITY,
         RUN_STARTED_SIGNAL,
         SCHEDULED_RUN_WORKFLOW,
         START_SCHEDULED_EXECUTION_ACTIVITY,
+        AfterLoopInput,
         ExecuteWorkflowInput,
         ExecutionOutcome,
         InvokeWorkflowInput,
@@ -169,6 +175,87 @@ class ScheduledRun:
             retry_policy=START_SCHEDULED_RETRY,
         )
         return execution_id
+
+
+# Checking an execution's phase is a cheap read: retry it for as long as the API is away.
+POLL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+)
+# A round that waits on a long execution continues as new after this many checks, so the
+# history of one run stays small whatever the execution's length.
+MAX_POLLS_PER_RUN = 200
+
+
+@workflow.defn(name=AFTER_LOOP_WORKFLOW)
+class AfterLoop:
+    """``schedule.after``: start an execution, wait until it ends, sleep, start the next.
+
+    One run per round: it creates the round's execution through the same activity as a
+    schedule's fire, with a request id unique to the loop and the round (a retried create
+    returns the same execution), checks between durable timers whether it has ended, sleeps
+    ``after`` and continues as new for the next round, so the history stays flat. The API
+    starts, retargets and terminates the loop as it does Temporal schedules.
+    """
+
+    @workflow.run
+    async def run(self, request: AfterLoopInput) -> None:
+        info = workflow.info()
+        loop_id = request.loop_id or str(workflow.uuid4())
+        execution_id = request.execution_id
+        if execution_id is None:
+            try:
+                execution_id = await workflow.execute_activity(
+                    START_SCHEDULED_EXECUTION_ACTIVITY,
+                    ScheduledStart(
+                        workflow_id=request.workflow_id,
+                        request_id=f"{info.workflow_id}/{loop_id}/{request.round}",
+                        scheduled_at=workflow.now().isoformat(),
+                        trigger="after",
+                    ),
+                    result_type=str,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    schedule_to_close_timeout=timedelta(seconds=request.start_timeout_seconds),
+                    retry_policy=START_SCHEDULED_RETRY,
+                )
+            except ActivityError as err:
+                kind = err.cause.type if isinstance(err.cause, ApplicationError) else None
+                if kind in ("NotFoundError", "ValidationFailedError"):
+                    # The workflow is gone: the API's next sync removes this loop anyway.
+                    workflow.logger.warning("after loop ends: %s", err.cause)
+                    return
+                if kind != "DispatchFailedError":
+                    # Timed out waiting for the API: try the same round (same request id).
+                    self._next(request, loop_id, request.round, None)
+                # Otherwise the execution was stored FAILED at once: it has ended.
+        polls = 0
+        poll = request.poll_min_seconds
+        while execution_id is not None:
+            ended: bool = await workflow.execute_activity(
+                EXECUTION_ENDED_ACTIVITY,
+                execution_id,
+                result_type=bool,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=POLL_RETRY,
+            )
+            if ended:
+                break
+            polls += 1
+            if polls >= MAX_POLLS_PER_RUN or info.is_continue_as_new_suggested():
+                self._next(request, loop_id, request.round, execution_id)
+            await workflow.sleep(timedelta(seconds=poll))
+            poll = min(poll * 2, request.poll_max_seconds)
+        await workflow.sleep(timedelta(seconds=request.after_seconds))
+        self._next(request, loop_id, request.round + 1, None)
+
+    @staticmethod
+    def _next(request: AfterLoopInput, loop_id: str, round_: int, execution_id: str | None) -> None:
+        workflow.continue_as_new(
+            dataclasses.replace(request, round=round_, loop_id=loop_id, execution_id=execution_id),
+            # Kept explicitly: the API reads the loop's target from it.
+            memo={AFTER_TARGET_MEMO: request.workflow_id},
+        )
 
 
 def describe_failure(err: ActivityError, queue: str, request: InvokeWorkflowInput) -> str:

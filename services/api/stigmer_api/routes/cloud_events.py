@@ -17,7 +17,12 @@ MAX_EVENT_BYTES = 1024 * 1024
 
 def event_service(svc: Services = Depends(services)) -> EventService:
     """FastAPI dependency: the event service over the app's store and Temporal client."""
-    return EventService(store=svc.store, dispatcher=svc.dispatcher, executions=svc.executions)
+    return EventService(
+        store=svc.store,
+        dispatcher=svc.dispatcher,
+        executions=svc.executions,
+        triggers=svc.triggers,
+    )
 
 
 @router.post(
@@ -28,8 +33,10 @@ def event_service(svc: Services = Depends(services)) -> EventService:
     description=(
         "Accepts a CloudEvent in structured JSON mode (`application/cloudevents+json` or "
         "`application/json`; `specversion` 1.0, `id`, `source` and `type` required) and "
-        "signals it to every execution whose listen task is waiting for a matching event. "
-        "The response lists them; 503 when Temporal is unreachable (retry: nothing was lost)."
+        "signals it to every execution whose listen task is waiting for a matching event, "
+        "and starts an execution of every workflow whose `schedule.on` it triggers (input: "
+        "the list of triggering events; a repeated `source` + `id` starts none). The "
+        "response lists both; 503 when Temporal is unreachable (retry: nothing was lost)."
     ),
     openapi_extra={
         "requestBody": {

@@ -1,8 +1,10 @@
-"""Temporal Schedules kept in step with the registered workflows.
+"""Temporal Schedules and ``after`` loops kept in step with the registered workflows.
 
 The store is the truth: the newest registered version of a DSL namespace/name defines its
-schedule. ``sync`` makes Temporal's schedule for that name match it (create, retarget,
-delete) and records each version's schedule state. Every step is idempotent, so the
+schedule. ``sync`` makes Temporal match it — a Temporal schedule for ``every``/``cron``, a loop
+workflow for ``after`` (create, retarget, delete), neither for ``on``, whose events the API
+matches itself (stigmer_api.scheduling.event_triggers) — and records each version's schedule
+state. Every step is idempotent, so the
 registering request, the delete, and the reconciler of any number of API replicas may all
 sync the same name; the reconciler's periodic sweep repairs what a race or an outage left.
 """
@@ -29,11 +31,13 @@ from temporalio.client import ScheduleState as TemporalScheduleState
 from temporalio.service import RPCError, RPCStatusCode
 
 from stigmer_api.dispatch import Dispatcher, unreachable
+from stigmer_api.scheduling.after_loops import AfterLoops
 from stigmer_api.scheduling.spec import ScheduleNotRunnableError, ScheduleTrigger, trigger_of
 from stigmer_api.settings import ApiSettings
 from stigmer_api.storage import Collection, DocumentStore
 from stigmer_core.model import (
     ScheduledFire,
+    ScheduleKind,
     ScheduleState,
     ScheduleStatus,
     Workflow,
@@ -66,8 +70,15 @@ def initial_status(document: dict[str, Any]) -> ScheduleStatus | None:
     if trigger is None:
         return None
     return ScheduleStatus(
-        state=ScheduleState.PENDING, message="waiting for Temporal to create the schedule"
+        state=ScheduleState.PENDING, kind=trigger.kind, message=_WAITING[trigger.kind]
     )
+
+
+_WAITING = {
+    ScheduleKind.TIME: "waiting for Temporal to create the schedule",
+    ScheduleKind.AFTER: "waiting for Temporal to start the after loop",
+    ScheduleKind.EVENT: "waiting for Temporal to take older versions' schedules down",
+}
 
 
 class ScheduleService:
@@ -79,6 +90,12 @@ class ScheduleService:
         self._dispatcher = dispatcher
         self._queue = settings.temporal_workflow_execution_stigmer_task_queue
         self._last_sweep = float("-inf")
+        self._loops = AfterLoops(
+            task_queue=self._queue,
+            rpc_timeout=self._rpc_timeout(),
+            start_timeout_seconds=settings.stigmer_schedule_start_timeout_seconds,
+            poll_max_seconds=settings.stigmer_schedule_after_poll_max_seconds,
+        )
 
     def schedule_id(self, namespace: str, name: str) -> str:
         return schedule_id(self._queue, namespace, name)
@@ -127,11 +144,17 @@ class ScheduleService:
             except ScheduleNotRunnableError as exc:
                 state, message = ScheduleState.UNSUPPORTED, exc.message
         sid = self.schedule_id(namespace, name)
+        lid = self._loops.loop_id(namespace, name)
+        kind = trigger.kind if trigger is not None else None
         try:
-            if newest is not None and trigger is not None:
+            if newest is not None and trigger is not None and kind is ScheduleKind.TIME:
                 await self._upsert(client, sid, newest, trigger)
             else:
                 await self._remove(client, sid)
+            if newest is not None and trigger is not None and trigger.after_seconds is not None:
+                await self._loops.ensure(client, lid, newest.metadata.id, trigger.after_seconds)
+            else:
+                await self._loops.stop(client, lid)
         except RPCError as exc:
             if unreachable(exc):
                 log.warning("Temporal unreachable while syncing schedule %s: %s", sid, exc)
@@ -139,7 +162,10 @@ class ScheduleService:
             state, message = ScheduleState.FAILED, f"Temporal refused the schedule: {exc.message}"
             log.error("schedule %s: %s", sid, message)
         if newest is not None:
-            await self._record(versions, newest, state, message, sid)
+            temporal_id = (
+                {ScheduleKind.TIME: sid, ScheduleKind.AFTER: lid}.get(kind) if kind else None
+            )
+            await self._record(versions, newest, state, message, kind, temporal_id)
         return True
 
     async def _upsert(
@@ -210,7 +236,8 @@ class ScheduleService:
         newest: Workflow,
         state: ScheduleState,
         message: str | None,
-        sid: str,
+        kind: ScheduleKind | None,
+        temporal_id: str | None,
     ) -> None:
         superseded = (
             f"version {newest.spec.version} ({newest.metadata.id}) is newer and defines "
@@ -222,11 +249,16 @@ class ScheduleService:
             if workflow is newest:
                 wanted = ScheduleStatus(
                     state=state,
+                    kind=kind,
                     message=message,
-                    schedule_id=sid if state is ScheduleState.ACTIVE else None,
+                    schedule_id=temporal_id if state is ScheduleState.ACTIVE else None,
                 )
             else:
-                wanted = ScheduleStatus(state=ScheduleState.SUPERSEDED, message=superseded)
+                wanted = ScheduleStatus(
+                    state=ScheduleState.SUPERSEDED,
+                    kind=workflow.status.schedule.kind,
+                    message=superseded,
+                )
             await self._set_status(workflow, wanted)
 
     async def _set_status(self, workflow: Workflow, wanted: ScheduleStatus) -> None:
@@ -236,8 +268,9 @@ class ScheduleService:
             if current is None or current.status.schedule is None:
                 return
             have = current.status.schedule
-            if (have.state, have.message, have.schedule_id) == (
+            if (have.state, have.kind, have.message, have.schedule_id) == (
                 wanted.state,
+                wanted.kind,
                 wanted.message,
                 wanted.schedule_id,
             ):
@@ -271,6 +304,7 @@ class ScheduleService:
         if now - self._last_sweep >= self._settings.stigmer_schedule_sweep_interval_seconds:
             names |= await self._names_in_state(ScheduleState.ACTIVE)
             names |= await self._temporal_names()
+            names |= await self._loops.names(self._dispatcher.client)
             self._last_sweep = now
         for namespace, name in sorted(names):
             if not await self.sync(namespace, name):
@@ -311,7 +345,12 @@ class ScheduleService:
             status=workflow.status.schedule,
         )
         status = workflow.status.schedule
-        if status is None or status.state is not ScheduleState.ACTIVE or not status.schedule_id:
+        if (
+            status is None
+            or status.state is not ScheduleState.ACTIVE
+            or status.kind not in (None, ScheduleKind.TIME)  # loops and events have no fires
+            or not status.schedule_id
+        ):
             return result
         client = self._dispatcher.client
         if client is None:

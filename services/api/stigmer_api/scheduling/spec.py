@@ -1,8 +1,10 @@
-"""The DSL ``schedule`` → a trigger → a Temporal ``ScheduleSpec``. Pure logic, no I/O.
+"""The DSL ``schedule`` → a trigger. Pure logic, no I/O.
 
 ``every`` and ``cron`` map onto Temporal's interval and cron specs (both may be given: the
-schedule fires on either). ``after`` and ``on`` are not run yet: such a document registers and
-its schedule state says so.
+schedule fires on either). ``after`` is a fixed duration a loop workflow sleeps between the end
+of one execution and the start of the next. ``on`` is an event consumption strategy whose
+filters the API matches against posted events on their literal attributes. ``after`` and ``on``
+stand alone: combined with anything else the meaning is unclear, so such a schedule does not run.
 """
 
 from __future__ import annotations
@@ -17,6 +19,13 @@ from temporalio.client import ScheduleIntervalSpec, ScheduleSpec
 
 from stigmer_core.durations import duration_seconds
 from stigmer_core.errors import ValidationFailedError
+from stigmer_core.event_strategy import (
+    Strategy,
+    StrategyError,
+    has_runtime_expression,
+    parse_strategy,
+)
+from stigmer_core.model import ScheduleKind
 
 # Temporal's scheduler works in whole seconds; a shorter interval would be rounded away.
 MIN_INTERVAL_SECONDS = 1.0
@@ -36,10 +45,21 @@ class ScheduleNotRunnableError(Exception):
 
 @dataclass(frozen=True)
 class ScheduleTrigger:
-    """When a scheduled workflow starts: at a fixed interval, on cron times, or both."""
+    """When a scheduled workflow starts: at a fixed interval and/or on cron times (``TIME``),
+    ``after_seconds`` after the previous execution ended (``AFTER``), or on events (``EVENT``)."""
 
     every_seconds: float | None = None
     cron: str | None = None
+    after_seconds: float | None = None
+    on: Strategy | None = None
+
+    @property
+    def kind(self) -> ScheduleKind:
+        if self.after_seconds is not None:
+            return ScheduleKind.AFTER
+        if self.on is not None:
+            return ScheduleKind.EVENT
+        return ScheduleKind.TIME
 
     def temporal_spec(self) -> ScheduleSpec:
         intervals = (
@@ -62,37 +82,76 @@ def trigger_of(document: Mapping[str, Any]) -> ScheduleTrigger | None:
     if not isinstance(schedule, Mapping) or not schedule:
         return None
     for key in ("after", "on"):
-        if key in schedule:
+        others = sorted(k for k in schedule if k != key)
+        if key in schedule and others:
             raise ScheduleNotRunnableError(
-                f"schedule.{key} is not supported yet: only schedule.every and schedule.cron "
-                "start executions",
+                f"schedule.{key} cannot be combined with schedule.{others[0]}: give one trigger",
                 f"/schedule/{key}",
             )
+    if "after" in schedule:
+        return ScheduleTrigger(after_seconds=_fixed_seconds(schedule["after"], "after"))
+    if "on" in schedule:
+        return ScheduleTrigger(on=event_strategy(schedule["on"]))
     every = schedule.get("every")
     cron = schedule.get("cron")
     return ScheduleTrigger(
-        every_seconds=None if every is None else _interval_seconds(every),
+        every_seconds=None if every is None else _fixed_seconds(every, "every"),
         cron=None if cron is None else check_cron(cron),
     )
 
 
-def _interval_seconds(every: Any) -> float:
-    if isinstance(every, str) and every.strip().startswith("${"):
+def _fixed_seconds(value: Any, key: str) -> float:
+    pointer = f"/schedule/{key}"
+    if isinstance(value, str) and value.strip().startswith("${"):
         raise ScheduleNotRunnableError(
-            "schedule.every must be a fixed duration: a runtime expression has no context "
+            f"schedule.{key} must be a fixed duration: a runtime expression has no context "
             "to be evaluated in before the workflow runs",
-            "/schedule/every",
+            pointer,
         )
     try:
-        seconds = duration_seconds(every)
+        seconds = duration_seconds(value)
     except ValueError as exc:
-        raise ScheduleNotRunnableError(f"schedule.every: {exc}", "/schedule/every") from None
+        raise ScheduleNotRunnableError(f"schedule.{key}: {exc}", pointer) from None
     if seconds < MIN_INTERVAL_SECONDS:
         raise ScheduleNotRunnableError(
-            f"schedule.every must be at least {MIN_INTERVAL_SECONDS:g} second, got {seconds:g}s",
-            "/schedule/every",
+            f"schedule.{key} must be at least {MIN_INTERVAL_SECONDS:g} second, got {seconds:g}s",
+            pointer,
         )
     return seconds
+
+
+def event_strategy(value: Any) -> Strategy:
+    """``schedule.on`` as a strategy the API can match: literal filters, no ``until``.
+
+    Runtime expressions and ``correlate`` need a context (and a jq engine) that only a
+    running workflow has; ``until`` says when a listen stops, which has no meaning for a
+    trigger that keeps starting executions.
+    """
+    try:
+        strategy = parse_strategy(value, "schedule.on")
+    except StrategyError as exc:
+        raise ScheduleNotRunnableError(str(exc), "/schedule/on") from None
+    if isinstance(value, Mapping) and "until" in value:
+        raise ScheduleNotRunnableError(
+            "schedule.on: until is not supported: each matching event (any, one) or each "
+            "complete set of events (all) starts an execution",
+            "/schedule/on/until",
+        )
+    for index, event_filter in enumerate(strategy.filters):
+        pointer = f"/schedule/on/{strategy.kind}" + ("" if strategy.kind == "one" else f"/{index}")
+        if event_filter.correlate:
+            raise ScheduleNotRunnableError(
+                "schedule.on: correlate is not supported: the API matches events on literal "
+                "attributes only",
+                f"{pointer}/correlate",
+            )
+        if has_runtime_expression(dict(event_filter.attributes)):
+            raise ScheduleNotRunnableError(
+                "schedule.on: runtime expressions in event filters are not supported: the API "
+                "matches events on literal attributes (regular expressions for strings)",
+                f"{pointer}/with",
+            )
+    return strategy
 
 
 def check_cron(cron: str) -> str:

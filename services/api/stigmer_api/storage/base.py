@@ -20,6 +20,8 @@ class Collection(StrEnum):
     """Listen tasks' routing filters (stigmer_api.cloud_events)."""
     REQUESTS = "requests"
     """Idempotency keys of execution creates: request id digest → execution id."""
+    EVENT_TRIGGERS = "event_triggers"
+    """``schedule.on`` with ``all``: the events matched so far, per namespace/name."""
 
 
 # Unique keys per collection (dotted paths). A second insert with the same values raises
@@ -31,6 +33,7 @@ UNIQUE_KEYS: dict[Collection, list[tuple[str, ...]]] = {
     Collection.EXECUTIONS: [],
     Collection.SUBSCRIPTIONS: [],
     Collection.REQUESTS: [],
+    Collection.EVENT_TRIGGERS: [],
 }
 
 # Fields list() filters on; backends index them.
@@ -40,6 +43,7 @@ INDEXED_FIELDS: dict[Collection, list[str]] = {
     Collection.EXECUTIONS: ["status.phase", "spec.workflow_id", "spec.instance_id"],
     Collection.SUBSCRIPTIONS: ["spec.execution_id"],
     Collection.REQUESTS: [],
+    Collection.EVENT_TRIGGERS: ["spec.firing_pending"],
 }
 
 
@@ -61,6 +65,7 @@ OPAQUE_FIELDS: dict[Collection, list[str]] = {
     ],
     Collection.SUBSCRIPTIONS: ["spec.filters"],
     Collection.REQUESTS: [],
+    Collection.EVENT_TRIGGERS: ["spec.slots", "spec.firing"],
 }
 
 

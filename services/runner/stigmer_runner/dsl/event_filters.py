@@ -10,6 +10,8 @@ A filter's ``with`` maps CloudEvent attributes to what they must be:
 * a mapping matches a mapping that has at least its entries (recursively); anything else
   must be equal.
 
+Parsing lives in stigmer_core.event_strategy (the API parses ``schedule.on`` too).
+
 ``correlate`` keys extract a value from the event (``from``, ``.`` is the whole event) that
 must equal ``expect`` when given, else the first value extracted for that key in this
 listen. A filter whose evaluation fails (an event of unexpected shape) does not match: a
@@ -23,104 +25,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from stigmer_core.event_matching import literal_matches
+from stigmer_core.event_strategy import (
+    STRATEGIES,
+    Correlation,
+    EventFilter,
+    Strategy,
+    StrategyError,
+    has_runtime_expression,
+    parse_strategy,
+)
 from stigmer_runner.dsl.errors import WorkflowError
 from stigmer_runner.dsl.expressions import is_expression
 
 Evaluate = Callable[[str, Any, str], Any]
 """``(expression, data, field) -> result``; raises WorkflowError when evaluation fails."""
-
-STRATEGIES = ("all", "any", "one")
-
-
-class StrategyError(ValueError):
-    """A consumption strategy or filter that cannot run as written; ``field`` says where."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
-
-@dataclass(frozen=True)
-class Correlation:
-    source: str
-    expect: str | None = None
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    attributes: Mapping[str, Any]
-    correlate: Mapping[str, Correlation] = field(default_factory=dict)
-    where: str = ""
-
-
-@dataclass(frozen=True)
-class Strategy:
-    kind: str
-    filters: tuple[EventFilter, ...]
-    until_expression: str | None = None
-    until: Strategy | None = None
-
-
-def parse_strategy(value: Any, where: str) -> Strategy:
-    """Parse an ``eventConsumptionStrategy`` found at ``where`` (e.g. ``listen.to``)."""
-    if not isinstance(value, Mapping):
-        raise StrategyError(where, "must be a mapping with one of all, any or one")
-    kinds = [k for k in STRATEGIES if k in value]
-    if len(kinds) != 1:
-        raise StrategyError(where, "must set exactly one of all, any or one")
-    unknown = set(value) - {*STRATEGIES, "until"}
-    if unknown:
-        raise StrategyError(where, f"unknown properties {sorted(unknown)}")
-    (kind,) = kinds
-    raw = value[kind]
-    if kind == "one":
-        filters: tuple[EventFilter, ...] = (_parse_filter(raw, f"{where}.one"),)
-    else:
-        if not isinstance(raw, list):
-            raise StrategyError(f"{where}.{kind}", "must be a list of event filters")
-        filters = tuple(_parse_filter(f, f"{where}.{kind}[{i}]") for i, f in enumerate(raw))
-        if kind == "all" and not filters:
-            raise StrategyError(f"{where}.all", "must list at least one event filter")
-    until = value.get("until")
-    # The specification applies ``until`` to ``any`` only and ignores it elsewhere.
-    if until is None or kind != "any":
-        return Strategy(kind, filters)
-    if isinstance(until, str):
-        return Strategy(kind, filters, until_expression=until)
-    if isinstance(until, Mapping):
-        nested = parse_strategy(until, f"{where}.until")
-        if nested.until is not None or nested.until_expression is not None:
-            raise StrategyError(f"{where}.until", "an until strategy cannot have its own until")
-        return Strategy(kind, filters, until=nested)
-    raise StrategyError(f"{where}.until", "must be a runtime expression or a strategy")
-
-
-def _parse_filter(value: Any, where: str) -> EventFilter:
-    if not isinstance(value, Mapping):
-        raise StrategyError(where, "an event filter must be a mapping with 'with'")
-    unknown = set(value) - {"with", "correlate"}
-    if unknown:
-        raise StrategyError(where, f"unknown properties {sorted(unknown)}")
-    attributes = value.get("with")
-    if not isinstance(attributes, Mapping) or not attributes:
-        raise StrategyError(f"{where}.with", "must map at least one event attribute")
-    correlate: dict[str, Correlation] = {}
-    raw = value.get("correlate") or {}
-    if not isinstance(raw, Mapping):
-        raise StrategyError(f"{where}.correlate", "must map correlation keys to {from, expect}")
-    for key, spec in raw.items():
-        here = f"{where}.correlate.{key}"
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("from"), str):
-            raise StrategyError(here, "needs 'from', a runtime expression")
-        expect = spec.get("expect")
-        if expect is not None and not isinstance(expect, str):
-            raise StrategyError(f"{here}.expect", "must be a string or a runtime expression")
-        correlate[str(key)] = Correlation(spec["from"], expect)
-    return EventFilter(dict(attributes), correlate, where)
 
 
 def routing_filters(strategy: Strategy) -> list[dict[str, Any]]:
@@ -139,17 +60,7 @@ def routing_filters(strategy: Strategy) -> list[dict[str, Any]]:
 
 
 def _literal(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in attributes.items() if not _has_expression(v)}
-
-
-def _has_expression(value: Any) -> bool:
-    if isinstance(value, str):
-        return is_expression(value)
-    if isinstance(value, Mapping):
-        return any(_has_expression(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_expression(v) for v in value)
-    return False
+    return {k: v for k, v in attributes.items() if not has_runtime_expression(v)}
 
 
 class Matcher:
@@ -295,3 +206,19 @@ def read_event(event: Mapping[str, Any], mode: str) -> Any:
     if "data" not in event and "data_base64" in event:
         return event["data_base64"]
     return event.get("data")
+
+
+__all__ = [
+    "STRATEGIES",
+    "Consumer",
+    "Correlation",
+    "EventFilter",
+    "Listener",
+    "Matcher",
+    "Strategy",
+    "StrategyError",
+    "literal_matches",
+    "parse_strategy",
+    "read_event",
+    "routing_filters",
+]

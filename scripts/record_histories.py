@@ -1,10 +1,12 @@
 """Record Temporal histories of representative runs for the replay tests.
 
-    python scripts/record_histories.py [--temporal ADDR --mongodb URI --redis URL]
+    python scripts/record_histories.py [--temporal ADDR --mongodb URI --redis URL] [--only NAME]
 
 Starts a fleet (API, orchestrator, runner as processes; servers from local binaries unless
 given), runs each workflow in REPRESENTATIVE, and writes the histories of its invoke and DSL
-workflows to tests/replay/histories/<name>.<kind>.json. Re-record after an intentional,
+workflows to tests/replay/histories/<name>.<kind>.json; ``after-loop`` records the first run
+(one round, up to its continue-as-new) of a ``schedule.after`` loop as after-loop.after.json.
+``--only`` (repeatable) records just the named ones. Re-record after an intentional,
 versioned change to workflow code (``workflow.patched``); an unintentional change that breaks
 replay of these files is what the replay tests are there to catch.
 """
@@ -29,7 +31,11 @@ from tests.e2e.stub_server import StubServer  # noqa: E402
 from tests.services import LocalFerretDB, LocalRedis, LocalTemporal, free_port  # noqa: E402
 
 from stigmer_core.api_client import StigmerClient  # noqa: E402
-from stigmer_core.temporal_contracts import dsl_workflow_id, invoke_workflow_id  # noqa: E402
+from stigmer_core.temporal_contracts import (  # noqa: E402
+    after_loop_id,
+    dsl_workflow_id,
+    invoke_workflow_id,
+)
 
 OUT = ROOT / "tests" / "replay" / "histories"
 
@@ -95,10 +101,42 @@ REPRESENTATIVE: dict[str, str] = {
 }
 
 
-async def record(fleet: Fleet, stub: StubServer, temporal: Client) -> None:
+AFTER_LOOP = """schedule:
+  after: {seconds: 1}
+do:
+  - slow:
+      wait: {seconds: 3}
+  - done:
+      set: {round: finished}
+"""
+
+
+def write_history(path: Path, history_json: str) -> None:
+    path.write_text(json.dumps(json.loads(history_json), indent=1) + "\n")
+    print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
+
+
+async def record_after_loop(fleet: Fleet, api: StigmerClient, temporal: Client) -> None:
+    """One round of a loop: create, wait (checks between timers), sleep, continue as new."""
+    name = f"after-loop-{uuid.uuid4().hex[:6]}"
+    workflow = await api.register_workflow(HEADER.format(name=name) + AFTER_LOOP)
+    queue = fleet.env["TEMPORAL_WORKFLOW_EXECUTION_STIGMER_TASK_QUEUE"]
+    loop = temporal.get_workflow_handle(after_loop_id(queue, "replay", name))
+    first = temporal.get_workflow_handle(loop.id, run_id=(await loop.describe()).run_id)
+    with contextlib.suppress(Exception):  # it ends by continuing as new
+        await first.result(follow_runs=False)
+    write_history(OUT / "after-loop.after.json", (await first.fetch_history()).to_json())
+    await api.delete_workflow(workflow.metadata.id)
+
+
+async def record(fleet: Fleet, stub: StubServer, temporal: Client, only: set[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     async with StigmerClient.connect(fleet.api_url, token=USER_TOKEN) as api:
+        if not only or "after-loop" in only:
+            await record_after_loop(fleet, api, temporal)
         for name, body in REPRESENTATIVE.items():
+            if only and name not in only:
+                continue
             document = HEADER.format(name=f"{name}-{uuid.uuid4().hex[:6]}") + body.replace(
                 "{stub}", stub.url
             )
@@ -128,9 +166,7 @@ async def record(fleet: Fleet, stub: StubServer, temporal: Client) -> None:
                 with contextlib.suppress(Exception):
                     await handle.result()
                 history = await handle.fetch_history()
-                path = OUT / f"{name}.{kind}.json"
-                path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-                print(f"  wrote {path.relative_to(ROOT)}", file=sys.stderr)
+                write_history(OUT / f"{name}.{kind}.json", history.to_json())
 
 
 def main() -> None:
@@ -138,6 +174,9 @@ def main() -> None:
     parser.add_argument("--temporal")
     parser.add_argument("--mongodb")
     parser.add_argument("--redis")
+    parser.add_argument(
+        "--only", action="append", default=[], help="record only this one (repeatable)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="stigmer-record-") as tmp, StubServer() as stub:
         work = Path(tmp)
@@ -176,7 +215,9 @@ def main() -> None:
                 fleet.start_runner()
 
                 async def go() -> None:
-                    await record(fleet, stub, await Client.connect(temporal_address))
+                    await record(
+                        fleet, stub, await Client.connect(temporal_address), set(args.only)
+                    )
 
                 asyncio.run(go())
             finally:

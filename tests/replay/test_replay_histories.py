@@ -1,9 +1,10 @@
 """Replay saved histories of representative runs against today's workflow code.
 
-A change to the invoke workflow or the DSL workflow (or the interpreter it runs) that makes
-them issue different commands for the same history fails here, before it strands running
-executions in production. Histories are recorded by scripts/record_histories.py; evolve
-workflow code with ``workflow.patched`` and re-record only after such a versioned change.
+A change to the invoke workflow, the ``schedule.after`` loop or the DSL workflow (or the
+interpreter it runs) that makes them issue different commands for the same history fails
+here, before it strands running executions in production. Histories are recorded by
+scripts/record_histories.py; evolve workflow code with ``workflow.patched`` and re-record
+only after such a versioned change.
 """
 
 from __future__ import annotations
@@ -19,16 +20,16 @@ from temporalio.worker import Replayer
 
 from stigmer_core.payload_codec import AesGcmPayloadCodec
 from stigmer_core.payload_keys import PayloadKey, PayloadKeyring
-from stigmer_orchestrator.workflows import InvokeWorkflowExecution
+from stigmer_orchestrator.workflows import AfterLoop, InvokeWorkflowExecution
 from stigmer_runner.dsl_workflow import DslWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
-def test_there_are_histories_of_both_workflows() -> None:
+def test_there_are_histories_of_every_workflow() -> None:
     kinds = {path.name.split(".")[-2] for path in HISTORIES}
-    assert kinds == {"invoke", "dsl"}
-    assert len(HISTORIES) >= 8
+    assert kinds == {"invoke", "dsl", "after"}
+    assert len(HISTORIES) >= 9
 
 
 # The histories were recorded without a payload codec; a worker with payload keys must
@@ -45,6 +46,8 @@ ENCRYPTING = dataclasses.replace(
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path, converter: DataConverter) -> None:
     history = WorkflowHistory.from_json(path.stem, await asyncio.to_thread(path.read_text))
-    replayer = Replayer(workflows=[InvokeWorkflowExecution, DslWorkflow], data_converter=converter)
+    replayer = Replayer(
+        workflows=[InvokeWorkflowExecution, DslWorkflow, AfterLoop], data_converter=converter
+    )
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name} no longer replays: {result.replay_failure}"

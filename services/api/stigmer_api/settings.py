@@ -80,7 +80,7 @@ class ApiSettings(TemporalSettings):
 
     stigmer_schedule_after_poll_max_seconds: float = 30.0
     """``schedule.after``: the longest pause between two checks of whether the round's
-    execution has ended (checks start at 1 s apart and double up to this)."""
+    execution has ended (checks start 1 s apart and double up to this)."""
 
     stigmer_temporal_connect_timeout_seconds: float = 5.0
     """How long one attempt to connect to Temporal may take."""

@@ -4,6 +4,11 @@ A change to the invoke workflow or the DSL workflow (or the interpreter it runs)
 them issue different commands for the same history fails here, before it strands running
 executions in production. Histories are recorded by scripts/record_histories.py; evolve
 workflow code with ``workflow.patched`` and re-record only after such a versioned change.
+
+``nested-loops-before-nested-cuts.dsl.json`` is the first run of a child-mode DSL run recorded
+by the runner before loops nested in ``for`` bodies could be cut (a 3x3 nested loop with a
+``wait`` in its body, two iterations per run): it keeps the ``workflow.patched`` guard of nested
+cuts honest. Keep it; it is not re-recorded.
 """
 
 from __future__ import annotations

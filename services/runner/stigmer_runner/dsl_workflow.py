@@ -79,6 +79,8 @@ TASK_RETRY = RetryPolicy(
 
 # Most task events to hold before a report is sent anyway (bounds the payload of one report).
 MAX_BUFFERED_EVENTS = 100
+# workflow.patched ids: loops nested in ``do`` tasks and ``for`` bodies may continue as new.
+NESTED_CUTS_PATCH = "stigmer-nested-continue-as-new"
 
 
 class _WorkflowRuntime:
@@ -130,7 +132,11 @@ class _WorkflowRuntime:
     def random(self) -> float:
         return workflow.random().random()
 
-    def should_continue_as_new(self) -> bool:
+    def should_continue_as_new(self, *, nested: bool = False) -> bool:
+        # Runs of runners older than nested cuts never cut (nor counted) nested loops: a
+        # history they wrote must replay the same commands.
+        if nested and not workflow.patched(NESTED_CUTS_PATCH):
+            return False
         self._iterations += 1
         budget = self._run.options.iterations_per_run
         return workflow.info().is_continue_as_new_suggested() or (

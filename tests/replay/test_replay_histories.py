@@ -5,6 +5,14 @@ interpreter it runs) that makes them issue different commands for the same histo
 here, before it strands running executions in production. Histories are recorded by
 scripts/record_histories.py; evolve workflow code with ``workflow.patched`` and re-record
 only after such a versioned change.
+
+``nested-loops-before-nested-cuts.dsl.json`` is the first run of a child-mode DSL run recorded
+by the runner before loops nested in ``for`` bodies could be cut (a 3x3 nested loop with a
+``wait`` in its body, two iterations per run): it keeps the ``workflow.patched`` guard of nested
+cuts honest. ``fork-reports-before-coalescing.dsl.json`` is a 5-branch fork of waits recorded
+the same way before overlapping flushes were coalesced (one report per branch; see
+``tests/runner/test_report_coalescing_in_temporal.py``), for that ``workflow.patched`` guard.
+Keep both; they are not re-recorded.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class FakeRuntime:
             self.elapsed = max(self.elapsed, deadline)
             waiter.set_result(None)
 
-    def should_continue_as_new(self) -> bool:
+    def should_continue_as_new(self, *, nested: bool = False) -> bool:
         self.boundaries += 1
         return self.iterations_per_run > 0 and self.boundaries >= self.iterations_per_run
 

@@ -23,7 +23,8 @@ class RunOptions:
     task_heartbeat_seconds: float = 30.0
     http_timeout_seconds: float = 60.0
     iterations_per_run: int = 0
-    """Continue as new after this many top-level loop iterations; 0: when Temporal suggests."""
+    """Continue as new after this many loop iterations (of loops where a run can be cut, see
+    ``dsl/checkpoint.py``); 0: when Temporal suggests."""
     default_catalog_url: str | None = None
     """Root URL of the catalog that ``name:version@default`` calls use; None: no default."""
 

@@ -79,6 +79,10 @@ TASK_RETRY = RetryPolicy(
 
 # Most task events to hold before a report is sent anyway (bounds the payload of one report).
 MAX_BUFFERED_EVENTS = 100
+# workflow.patched ids: loops nested in ``do`` tasks and ``for`` bodies may continue as new;
+# flushes that come while a report is in flight (fork branches) share one follow-up report.
+NESTED_CUTS_PATCH = "stigmer-nested-continue-as-new"
+COALESCED_FLUSHES_PATCH = "stigmer-coalesced-flushes"
 
 
 class _WorkflowRuntime:
@@ -87,6 +91,9 @@ class _WorkflowRuntime:
     Task events are buffered and sent in one report before anything that can block (an
     activity) and with the final status: a run of pure tasks (``set``) costs one write
     instead of two per task, and no event is ever later than the next side effect.
+    Concurrent tasks (fork branches) that flush while a report is in flight wait for one
+    shared follow-up report instead of sending one each: a 50-branch fork of calls costs a
+    few reports, not 50.
     """
 
     def __init__(self, run: DslRunInput, inbox: list[dict[str, Any]], children: set[str]) -> None:
@@ -98,6 +105,10 @@ class _WorkflowRuntime:
         self._inbox = inbox
         self._children = 0
         self._iterations = 0
+        self._in_flight = 0
+        """Reports being sent now."""
+        self._follow_up: asyncio.Future[bool] | None = None
+        """The report that waits for those in flight, shared by the flushes meanwhile."""
 
     def now(self) -> datetime:
         return workflow.now()
@@ -130,7 +141,11 @@ class _WorkflowRuntime:
     def random(self) -> float:
         return workflow.random().random()
 
-    def should_continue_as_new(self) -> bool:
+    def should_continue_as_new(self, *, nested: bool = False) -> bool:
+        # Runs of runners older than nested cuts never cut (nor counted) nested loops: a
+        # history they wrote must replay the same commands.
+        if nested and not workflow.patched(NESTED_CUTS_PATCH):
+            return False
         self._iterations += 1
         budget = self._run.options.iterations_per_run
         return workflow.info().is_continue_as_new_suggested() or (
@@ -216,19 +231,36 @@ class _WorkflowRuntime:
             await self.flush()
 
     async def flush(self) -> None:
-        """Send buffered task events now."""
-        if self._pending:
-            await self.send({})
+        """Send buffered task events now, or with the next report if one is in flight."""
+        if not self._pending:
+            return
+        # Asked only when flushes overlap, so runs without concurrent tasks record no marker.
+        if self._in_flight and workflow.patched(COALESCED_FLUSHES_PATCH):
+            if self._follow_up is None:
+                self._follow_up = asyncio.ensure_future(self._send_follow_up())
+            # Shielded: a branch cancelled meanwhile must not cancel the others' report.
+            await asyncio.shield(self._follow_up)
+            return
+        await self.send({})
+
+    async def _send_follow_up(self) -> bool:
+        await workflow.wait_condition(lambda: self._in_flight == 0)
+        self._follow_up = None  # events buffered from here on need another report
+        return await self.send({}) if self._pending else True
 
     async def send(self, update: dict[str, Any]) -> bool:
         """Send ``update`` together with every buffered task event (events first)."""
         if self._run.child:
             return True
+        if update and self._follow_up is not None:
+            # The final status goes after the events the follow-up carries, not beside them.
+            await asyncio.shield(self._follow_up)
         tasks, self._pending = self._pending, []
         if tasks:
             update = {**update, "tasks": tasks + list(update.get("tasks", []))}
         if self.secret_needles:
             update = mask(update, self.secret_needles)
+        self._in_flight += 1
         try:
             accepted: bool = await workflow.execute_local_activity(
                 REPORT_ACTIVITY,
@@ -242,6 +274,8 @@ class _WorkflowRuntime:
             # the next report. Sending one twice is harmless, status merges are idempotent.
             self._pending = tasks + self._pending
             raise
+        finally:
+            self._in_flight -= 1
         return accepted
 
 

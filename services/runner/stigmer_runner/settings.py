@@ -41,8 +41,9 @@ class RunnerSettings(TemporalSettings, ApiClientSettings):
     """Default timeout of one HTTP request made by a `call: http` task."""
 
     stigmer_runner_iterations_per_run: int = 0
-    """Continue a DSL run as new after this many iterations of a top-level `for` loop, which
-    keeps Temporal histories short; 0 leaves it to Temporal's own suggestion."""
+    """Continue a DSL run as new after this many `for` loop iterations (of loops in the
+    document's `do`, in `do` tasks and in loop bodies, counted together), which keeps Temporal
+    histories short; 0 leaves it to Temporal's own suggestion."""
 
     stigmer_runner_default_catalog_url: str | None = None
     """Root URL of the DSL's default function catalog: `call: name:version@default` runs the

@@ -19,12 +19,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NoReturn
 
 from stigmer_core.model import TaskPhase
 from stigmer_runner.dsl.catalogs import FunctionCatalogs, is_catalog_reference
-from stigmer_runner.dsl.checkpoint import Checkpoint, Resume
+from stigmer_runner.dsl.checkpoint import Checkpoint, Frame, Resume, iso, parse_iso
 from stigmer_runner.dsl.contracts import TaskEvent
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError, runtime_problem
 from stigmer_runner.dsl.expressions import ExpressionError, evaluate, evaluate_value, truthy
@@ -36,6 +36,7 @@ from stigmer_runner.dsl.tasks import (
     DEFAULT_HANDLERS,
     TASK_TYPES,
     Directive,
+    FrameOf,
     ListOutcome,
     TaskContext,
     TaskHandler,
@@ -93,8 +94,11 @@ class Interpreter:
         }
         self._context: Any = {}
         self._workflow: dict[str, Any] = {}
-        # Set when this run continues an earlier one; consumed by the resumed ``for`` task.
+        # Set when this run continues an earlier one (continue-as-new): the path of frames
+        # to re-enter, consumed one list at a time on the way down to the loop that was cut.
         self._resume = resume
+        self._resume_frames: list[Frame] = [] if resume is None else resume.path()
+        self._resume_depth = 0
         self._schemas = SchemaValidator(runtime=runtime)
         self._catalogs = FunctionCatalogs(default_catalog=default_catalog)
         self._extensions: tuple[Extension, ...] = ()
@@ -152,7 +156,7 @@ class Interpreter:
         started = self._runtime.now()
         if resume is not None:
             input = resume.workflow_input
-            started = datetime.fromisoformat(resume.started_at)
+            started = parse_iso(resume.started_at)
         self._context = {} if resume is None else resume.context
         self._extensions = parse_extensions(self._document)
         self._workflow = {
@@ -188,10 +192,9 @@ class Interpreter:
         if self._resume is None:
             await self._workflow_schema("input", input)
             data = self._workflow_filter(input, "input", "from", context=False)
-            start = 0
         else:
-            data, start = self._resume.task_input, self._resume.task_index
-        outcome = await self.run_tasks(self._document.get("do"), "/do", data, {}, start=start)
+            data = None  # the task the run re-enters has its input in its frame
+        outcome = await self.run_tasks(self._document.get("do"), "/do", data, {}, frames=())
         output = self._workflow_filter(outcome.output, "output", "as", context=True)
         await self._workflow_schema("output", output)
         return output
@@ -215,11 +218,12 @@ class Interpreter:
         scope: Mapping[str, Any],
         *,
         iteration: int | None = None,
-        start: int = 0,
+        frames: tuple[FrameOf, ...] | None = None,
     ) -> ListOutcome:
         """Run the task list at ``pointer`` on ``data``, following ``then`` directives.
 
-        ``iteration`` is the innermost enclosing ``for`` iteration, reported with each task.
+        ``iteration`` is the innermost enclosing ``for`` iteration, reported with each task;
+        ``frames`` those of the enclosing ``do``/``for`` tasks where the run can be cut here.
         """
         if not isinstance(tasks, list):
             raise WorkflowError.of(
@@ -237,12 +241,23 @@ class Interpreter:
             ((name, definition),) = item.items()
             entries.append((str(name), definition, f"{pointer}/{index}/{_escape(str(name))}"))
             positions.setdefault(str(name), index)
-        index = start
+        index, resume = 0, self._resume_here(frames, pointer, len(entries))
+        if resume is not None:
+            index, data = resume.task_index, resume.task_input
         while index < len(entries):
             name, definition, task_pointer = entries[index]
             data, then = await self._run_task(
-                name, definition, task_pointer, data, scope, iteration
+                name,
+                definition,
+                task_pointer,
+                data,
+                scope,
+                iteration,
+                frames=frames,
+                index=index,
+                resume=resume,
             )
+            resume = None
             if then == Directive.END:
                 return ListOutcome(data, ended=True)
             if then == Directive.EXIT:
@@ -280,8 +295,15 @@ class Interpreter:
         raw_input: Any,
         scope: Mapping[str, Any],
         iteration: int | None = None,
+        *,
+        frames: tuple[FrameOf, ...] | None = None,
+        index: int = 0,
+        resume: Frame | None = None,
     ) -> tuple[Any, str]:
-        """Run one task; return its transformed output and the directive to follow."""
+        """Run one task; return its transformed output and the directive to follow.
+
+        ``resume`` is the task's frame when a continued run re-enters it.
+        """
         kind = task_type(definition) if isinstance(definition, Mapping) else None
         task = TaskContext(
             name=name,
@@ -294,13 +316,23 @@ class Interpreter:
             engine=self,
             scope=scope,
             iteration=iteration,
+            index=index,
+            frames=frames,
+            resume=resume,
+            # Only a loop is cut; any other task re-entered has the cut further in.
+            resume_within=resume is not None and self._resume_depth < len(self._resume_frames),
         )
-        resumed = self._resume is not None and pointer == self._resume_pointer()
+        resumed = resume is not None
+        if resume is not None and not task.resume_within:
+            self._resume_frames = []  # the whole path is re-entered
         try:
             handler = self._handler(task, definition, kind)
-            if resumed and self._resume is not None:
-                # A continued run re-enters its loop as it was: no `if`, input already shaped.
-                task.input = self._resume.task_input
+            if resume is not None:
+                # A continued run re-enters the task as it was: no `if`, input already shaped,
+                # its clock (``$task.startedAt``, the timeout) running since it first started.
+                task.input = resume.task_input
+                if resume.started_at is not None:
+                    task.started_at = parse_iso(resume.started_at)
                 seconds = self._task_timeout(task)
             elif not self._should_run(task):
                 await self._report(task, TaskPhase.SKIPPED, output=raw_input)
@@ -320,11 +352,20 @@ class Interpreter:
             if seconds is None:
                 result = await self._work(task, handler, resumed=resumed)
             else:
+                # A re-entered task's timeout spans the runs it has been running in.
+                spent = (self._runtime.now() - task.started_at).total_seconds() if resumed else 0
+                limit = seconds
+
+                def expired() -> WorkflowError:
+                    return timeout_error(f"task {task.name!r}", limit, instance=task.pointer)
+
+                if seconds - spent <= 0 < seconds:
+                    raise expired()
                 result = await within(
                     self._runtime,
                     self._work(task, handler, resumed=resumed),
-                    seconds,
-                    lambda: timeout_error(f"task {task.name!r}", seconds, instance=task.pointer),
+                    seconds - spent,
+                    expired,
                 )
             task.raw_output, task.authorization = result.output, result.authorization
             output = self._filter(task, "output", "as", result.output)
@@ -401,45 +442,48 @@ class Interpreter:
 
     # --- continue-as-new (see checkpoint.py) ------------------------------------------------
 
-    def _resume_pointer(self) -> str | None:
-        if self._resume is None:
-            return None
-        tasks = self._document.get("do")
-        if not isinstance(tasks, list) or not 0 <= self._resume.task_index < len(tasks):
-            return None
-        ((name, _),) = tasks[self._resume.task_index].items()
-        return f"/do/{self._resume.task_index}/{_escape(str(name))}"
+    def _resume_here(
+        self, frames: tuple[FrameOf, ...] | None, pointer: str, size: int
+    ) -> Frame | None:
+        """The frame of the task a continued run re-enters in the list at ``pointer``, once.
 
-    def take_resume(self, task: TaskContext) -> tuple[int, Any] | None:
-        """For the ``for`` task a continued run re-enters: (first iteration, its data), once."""
-        resume = self._resume
-        if resume is None or task.pointer != self._resume_pointer():
+        The path is re-entered top down and nothing runs beside it on the way (a ``do`` or
+        ``for`` re-entered goes straight into its list), so the next resumable list entered
+        at the next depth is the one the path goes through.
+        """
+        depth = self._resume_depth
+        if frames is None or len(frames) != depth or depth >= len(self._resume_frames):
             return None
-        self._resume = None
-        return resume.iteration, resume.data
+        frame = self._resume_frames[depth]
+        if not 0 <= frame.task_index < size:
+            raise WorkflowError.of(
+                ErrorType.RUNTIME,
+                f"{pointer}: a continued run cannot re-enter task {frame.task_index}",
+                instance=pointer,
+            )
+        self._resume_depth = depth + 1
+        return frame
 
-    def checkpoint(self, task: TaskContext, iteration: int, data: Any) -> None:
-        """At an iteration boundary of a top-level ``for``: raise :class:`Checkpoint` when the
-        runtime says the run should continue as new; otherwise do nothing."""
-        parts = task.pointer.split("/")
-        if len(parts) != 4 or parts[1] != "do" or not self._runtime.should_continue_as_new():
+    def checkpoint(self, task: TaskContext, frame: FrameOf) -> None:
+        """At an iteration boundary of a ``for`` where the run can be cut: raise
+        :class:`Checkpoint` when the runtime says the run should continue as new."""
+        if task.frames is None:
+            return
+        if not self._runtime.should_continue_as_new(nested=bool(task.frames)):
             return
         raise Checkpoint(
             Resume(
-                task_index=int(parts[2]),
-                task_input=task.input,
-                iteration=iteration,
-                data=data,
+                frames=[outer() for outer in task.frames] + [frame()],
                 context=self._context,
                 workflow_input=self._workflow.get("input"),
-                started_at=_iso(self._workflow_started()),
+                started_at=iso(self._workflow_started()),
             )
         )
 
     def _workflow_started(self) -> datetime:
         started = self._workflow.get("startedAt")
         if isinstance(started, Mapping) and isinstance(started.get("iso8601"), str):
-            return datetime.fromisoformat(started["iso8601"].replace("Z", "+00:00"))
+            return parse_iso(started["iso8601"])
         return self._runtime.now()
 
     def _handler(self, task: TaskContext, definition: Any, kind: str | None) -> TaskHandler:
@@ -553,7 +597,7 @@ class Interpreter:
             name=task.name,
             type=task.type,
             phase=phase.value,
-            at=_iso(self._runtime.now()),
+            at=iso(self._runtime.now()),
             input=task.input,
             output=output,
             error=error,
@@ -599,11 +643,7 @@ def _escape(name: str) -> str:
     return name.replace("~", "~0").replace("/", "~1")
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _datetime_descriptor(moment: datetime) -> dict[str, Any]:
     """The spec's dateTimeDescriptor: ISO 8601 and epoch seconds and milliseconds."""
     millis = int(moment.timestamp() * 1000)
-    return {"iso8601": _iso(moment), "epoch": {"seconds": millis // 1000, "milliseconds": millis}}
+    return {"iso8601": iso(moment), "epoch": {"seconds": millis // 1000, "milliseconds": millis}}

@@ -71,7 +71,8 @@ class TaskRuntime(Protocol):
         holds no worker slot and none is lost while the run is elsewhere."""
         ...
 
-    def should_continue_as_new(self) -> bool:
-        """Asked at each iteration boundary of a top-level ``for``: True when the run's history
-        is long enough that it should continue as a new run (see ``dsl/checkpoint.py``)."""
+    def should_continue_as_new(self, *, nested: bool = False) -> bool:
+        """Asked at each iteration boundary of a ``for`` where the run can be cut: True when
+        the run's history is long enough that it should continue as a new run (see
+        ``dsl/checkpoint.py``). ``nested``: the loop is not a task of the document's ``do``."""
         ...

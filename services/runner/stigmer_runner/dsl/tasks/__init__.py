@@ -12,6 +12,7 @@ from typing import Any
 
 from stigmer_runner.dsl.tasks.base import (
     Directive,
+    FrameOf,
     ListOutcome,
     TaskContext,
     TaskHandler,
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_HANDLERS",
     "TASK_TYPES",
     "Directive",
+    "FrameOf",
     "ListOutcome",
     "TaskContext",
     "TaskHandler",

@@ -14,9 +14,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from stigmer_runner.dsl.checkpoint import Frame, iso
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError
 from stigmer_runner.dsl.expressions import ExpressionError, evaluate, evaluate_value
 from stigmer_runner.dsl.runtime import TaskRuntime
+
+FrameOf = Callable[[], Frame]
+"""Builds the :class:`Frame` of a task on the way to a cut, when (and only if) one happens."""
 
 
 class Directive(StrEnum):
@@ -82,8 +86,13 @@ class Engine(Protocol):
         scope: Mapping[str, Any],
         *,
         iteration: int | None = None,
+        frames: tuple[FrameOf, ...] | None = None,
     ) -> ListOutcome:
-        """Run a task list (a ``do``, a branch, a loop body) found at ``pointer``."""
+        """Run a task list (a ``do``, a branch, a loop body) found at ``pointer``.
+
+        ``frames`` (one per enclosing ``do``/``for`` task) makes the list's loops places
+        where the run may be cut and continued as new; None: it cannot be cut there.
+        """
         ...
 
     async def run_task(
@@ -104,12 +113,10 @@ class Engine(Protocol):
         fetched once per run; None when ``function`` is neither."""
         ...
 
-    def take_resume(self, task: TaskContext) -> tuple[int, Any] | None:
-        """For a ``for`` task a continued run re-enters: (first iteration, its data), once."""
-        ...
-
-    def checkpoint(self, task: TaskContext, iteration: int, data: Any) -> None:
-        """At an iteration boundary of a top-level ``for``: continue as new if it is time."""
+    def checkpoint(self, task: TaskContext, frame: FrameOf) -> None:
+        """At an iteration boundary of the ``for`` task ``task``, whose state is ``frame()``:
+        raise :class:`~stigmer_runner.dsl.checkpoint.Checkpoint` when the run should continue
+        as new and ``task`` sits where a run can be cut (see ``checkpoint.py``)."""
         ...
 
 
@@ -134,6 +141,15 @@ class TaskContext:
     authorization: dict[str, Any] | None = None
     iteration: int | None = None
     """The index of the innermost enclosing ``for`` iteration, reported with the task."""
+    index: int = 0
+    """The task's position in its list."""
+    frames: tuple[FrameOf, ...] | None = None
+    """The frames of the enclosing ``do``/``for`` tasks, outermost first, when the run can be
+    cut inside this task (continue-as-new); None inside a fork, a try, an extension..."""
+    resume: Frame | None = None
+    """Set when a continued run re-enters this task: its state at the cut."""
+    resume_within: bool = False
+    """With ``resume``: the cut was further in (a ``for`` re-enters its current iteration)."""
 
     @property
     def runtime(self) -> TaskRuntime:
@@ -187,10 +203,13 @@ class TaskContext:
         scope: Mapping[str, Any] | None = None,
         *,
         iteration: int | None = None,
+        frame: FrameOf | None = None,
     ) -> ListOutcome:
         """Run the task list at ``path`` below this task (``"do"``, ``"try"``...).
 
         ``iteration`` marks a loop body's tasks; by default they inherit this task's.
+        ``frame`` (a ``do`` or ``for`` task's state) lets the run be cut inside the list,
+        where it can be cut at this task.
         """
         merged = {**self.scope, **(scope or {})}
         return await self.engine.run_tasks(
@@ -199,6 +218,26 @@ class TaskContext:
             data,
             merged,
             iteration=self.iteration if iteration is None else iteration,
+            frames=None if frame is None or self.frames is None else (*self.frames, frame),
+        )
+
+    def frame(
+        self,
+        *,
+        iteration: int | None = None,
+        data: Any = None,
+        items: list[Any] | None = None,
+        skip: int = 0,
+    ) -> Frame:
+        """This task's :class:`Frame` on the way to a cut (see ``checkpoint.py``); a loop
+        passes its ``items`` and ``skip``, how many of them are done."""
+        return Frame(
+            task_index=self.index,
+            task_input=self.input,
+            iteration=iteration,
+            data=data,
+            items=None if items is None else items[skip:],
+            started_at=iso(self.started_at),
         )
 
     def configuration_error(self, detail: str) -> WorkflowError:

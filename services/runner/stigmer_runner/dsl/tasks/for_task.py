@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from stigmer_runner.dsl.expressions import truthy
@@ -41,27 +42,47 @@ async def run_for(task: TaskContext) -> TaskResult:
     if not isinstance(body, list):
         raise task.configuration_error("'do' must be a list of tasks (the loop body)")
 
-    collection = task.evaluate(source, field="for.in")
-    if collection is None:
-        collection = []
-    if not isinstance(collection, list):
-        raise task.configuration_error(
-            f"for.in must evaluate to an array, got {type(collection).__name__}"
-        )
-    resumed = task.engine.take_resume(task)
-    first, data = resumed if resumed is not None else (0, task.input)
-    for index, item in enumerate(collection):
-        if index < first:
-            continue  # done by an earlier run of this workflow (continue-as-new)
-        if index > first:
+    resume = task.resume
+    if resume is not None and resume.items is not None:
+        # A continued run: the items left when the loop was cut, as for.in gave them then.
+        first, items = resume.iteration or 0, resume.items
+    else:
+        collection = task.evaluate(source, field="for.in")
+        if collection is None:
+            collection = []
+        if not isinstance(collection, list):
+            raise task.configuration_error(
+                f"for.in must evaluate to an array, got {type(collection).__name__}"
+            )
+        first = (resume.iteration or 0) if resume is not None else 0
+        items = collection[first:]
+    # Re-entered between two iterations: ``data`` is the next one's input. Re-entered within
+    # an iteration (a loop further in was cut): that iteration's tasks carry on from the cut.
+    within = resume is not None and task.resume_within
+    data = resume.data if resume is not None and not within else task.input
+    for offset, item in enumerate(items):
+        index = first + offset
+        if offset > 0:
             # Between two iterations the run may continue as new, keeping history bounded.
-            task.engine.checkpoint(task, index, data)
+            task.engine.checkpoint(
+                task, partial(task.frame, iteration=index, data=data, items=items, skip=offset)
+            )
         scope: dict[str, Any] = {each: item, at: index}
-        if condition is not None and not truthy(
-            task.evaluate(condition, field="while", data=data, extra=scope)
+        resuming_iteration = within and offset == 0
+        if (
+            not resuming_iteration  # its ``while`` held when it started, in an earlier run
+            and condition is not None
+            and not truthy(task.evaluate(condition, field="while", data=data, extra=scope))
         ):
             break
-        outcome = await task.run_tasks(body, "do", data, scope, iteration=index)
+        outcome = await task.run_tasks(
+            body,
+            "do",
+            data,
+            scope,
+            iteration=index,
+            frame=partial(task.frame, iteration=index, items=items, skip=offset),
+        )
         data = outcome.output
         if outcome.ended:
             return TaskResult(data, then=Directive.END)

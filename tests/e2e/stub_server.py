@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlparse
 class StubServer:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
+        # Headers of every request by path, in arrival order (names in lower case).
+        self.headers: dict[str, list[dict[str, str]]] = {}
         self._lock = threading.Lock()
         stub = self
 
@@ -37,6 +39,9 @@ class StubServer:
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 with stub._lock:
                     stub.hits[url.path] += 1
+                    stub.headers.setdefault(url.path, []).append(
+                        {k.lower(): v for k, v in self.headers.items()}
+                    )
                     if "pet" in query:
                         stub.hits[f"{url.path}?pet={query['pet']}"] += 1
                 parts = url.path.strip("/").split("/")

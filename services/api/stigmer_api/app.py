@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 
 from stigmer_api.bus import Bus
 from stigmer_api.dispatch import Connector, Dispatcher, temporal_connector
 from stigmer_api.http_errors import install_error_handlers
+from stigmer_api.observed import instrument
 from stigmer_api.routes import cloud_events, events, executions, health, instances, workflows
 from stigmer_api.services import Services
 from stigmer_api.settings import ApiSettings, BusKind, StoreKind
@@ -70,10 +72,12 @@ def create_app(
     store: DocumentStore | None = None,
     bus: Bus | None = None,
     connect_temporal: Connector | None = None,
+    tracing: TracerProvider | None = None,
 ) -> FastAPI:
     """Build the API. Store and bus are opened from settings unless given (tests give
     them to share one backend between apps); ``connect_temporal`` defaults to the
-    settings' Temporal address."""
+    settings' Temporal address. With ``tracing`` every request is a span (give the same
+    provider's interceptors to ``connect_temporal``, see ``dispatch.temporal_connector``)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +107,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    instrument(app, tracing)
     for module in (health, workflows, instances, executions, events, cloud_events):
         app.include_router(module.router)
     return app

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, Interceptor, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -43,13 +43,16 @@ def unreachable(exc: RPCError) -> bool:
     return exc.status in _UNREACHABLE
 
 
-def temporal_connector(settings: ApiSettings) -> Connector:
-    """Connects with Stigmer's data converter, built (and its keys checked) right away."""
+def temporal_connector(
+    settings: ApiSettings, *, interceptors: Sequence[Interceptor] = ()
+) -> Connector:
+    """Connects with Stigmer's data converter, built (and its keys checked) right away,
+    and ``interceptors`` (tracing: see ``stigmer_core.temporal_interceptors``)."""
     converter = data_converter(settings)
 
     async def connect_once() -> Client:
         return await asyncio.wait_for(
-            connect(settings, converter=converter),
+            connect(settings, converter=converter, interceptors=interceptors),
             timeout=settings.stigmer_temporal_connect_timeout_seconds,
         )
 

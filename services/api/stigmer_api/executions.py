@@ -32,6 +32,7 @@ from stigmer_core.errors import (
     ValidationFailedError,
 )
 from stigmer_core.ids import IdPrefix, is_id, new_id
+from stigmer_core.logs import bind_here
 from stigmer_core.model import (
     ExecutionPhase,
     ExecutionSpec,
@@ -44,6 +45,7 @@ from stigmer_core.model import (
 )
 from stigmer_core.status import StatusUpdate, apply_update
 from stigmer_core.temporal_contracts import invoke_workflow_id
+from stigmer_core.trace_context import continue_trace, current_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +122,13 @@ class ExecutionService:
                 input=request.input,
                 env=env,
             ),
-            status=ExecutionStatus(temporal_workflow_id=invoke_workflow_id(execution_id)),
+            status=ExecutionStatus(
+                temporal_workflow_id=invoke_workflow_id(execution_id),
+                trace_id=current_trace_id(),
+            ),
         )
+        bind_here(execution_id=execution_id, workflow_id=workflow_id)
+        log.info("creating execution %s of workflow %s", execution_id, workflow_id)
         try:
             await self._store.insert(Collection.EXECUTIONS, execution.to_doc())
         except ConflictError:
@@ -218,7 +225,9 @@ class ExecutionService:
                 if execution.status.dispatched_at is not None:
                     continue
                 try:
-                    updated = await self.dispatch(execution)
+                    # The start joins the trace the create began (and logs name the run).
+                    with continue_trace(execution.status.trace_id):
+                        updated = await self.dispatch(execution)
                 except DispatchFailedError as exc:
                     log.error("reconciler could not dispatch %s: %s", execution.metadata.id, exc)
                     continue

@@ -8,12 +8,15 @@ import logging
 from collections.abc import Iterator
 
 import uvicorn
+from opentelemetry.sdk.trace import TracerProvider
 
 from stigmer_api.app import create_app
 from stigmer_api.dispatch import temporal_connector
 from stigmer_api.settings import ApiSettings
 from stigmer_core.logs import configure_logging
 from stigmer_core.process import run_until_signal
+from stigmer_core.temporal_interceptors import temporal_interceptors
+from stigmer_core.tracing import TRACER_NAME, TracingSettings, shut_down_after, tracer_provider
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +29,24 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve(settings: ApiSettings, *, started: asyncio.Event | None = None) -> None:
+async def serve(
+    settings: ApiSettings,
+    *,
+    started: asyncio.Event | None = None,
+    tracing: TracerProvider | None = None,
+) -> None:
     """Serve until cancelled; then stop accepting connections and finish open requests.
 
     Start-up order is the lifespan's: store, bus, Temporal client, then the listener.
+    With ``tracing``, requests and the Temporal starts they make are spans.
     """
+    tracer = tracing.get_tracer(TRACER_NAME) if tracing else None
     # Built before the server starts, so an unusable payload key stops us with its message.
-    app = create_app(settings, connect_temporal=temporal_connector(settings))
+    app = create_app(
+        settings,
+        connect_temporal=temporal_connector(settings, interceptors=temporal_interceptors(tracer)),
+        tracing=tracing,
+    )
     config = uvicorn.Config(
         app,
         host=settings.stigmer_api_host,
@@ -64,4 +78,5 @@ async def serve(settings: ApiSettings, *, started: asyncio.Event | None = None) 
 def main() -> None:
     settings = ApiSettings()
     configure_logging(settings.stigmer_log_level, settings.stigmer_log_format)
-    run_until_signal(serve(settings))
+    tracing = tracer_provider(TracingSettings(), service="stigmer-api")
+    run_until_signal(shut_down_after(serve(settings, tracing=tracing), tracing))

@@ -86,6 +86,9 @@ def execution_text(execution: WorkflowExecution) -> list[str]:
         f"completed  {_when(status.completed_at)}"
         + (f" (took {format_duration(took)})" if took is not None else ""),
     ]
+    if status.trace_id:
+        # What to search for in the tracing backend (and in the services' logs).
+        lines.append(f"trace      {status.trace_id}")
     if status.tasks:
         lines.append("tasks:")
         lines.extend(task_line(task) for task in status.tasks)

@@ -17,6 +17,7 @@ from stigmer_core.model import (
     WorkflowSchedule,
 )
 from stigmer_core.status import StatusUpdate
+from stigmer_core.trace_context import trace_headers
 
 
 class StigmerClient:
@@ -38,6 +39,8 @@ class StigmerClient:
         return _OwnedClient(http)
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        # Inside a span (a runner's report, say) the API's span joins the caller's trace.
+        kwargs["headers"] = trace_headers(kwargs.get("headers"))
         try:
             response = await self._http.request(method, url, **kwargs)
         except httpx.TransportError as exc:

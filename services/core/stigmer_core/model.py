@@ -229,6 +229,13 @@ class ExecutionStatus(_Model):
         None, description="When Temporal accepted the execution's workflow; unset while it waits."
     )
     sequence: int = Field(0, description="Increases by one with every applied status update.")
+    trace_id: str | None = Field(
+        None,
+        description=(
+            "The OpenTelemetry trace (32 hex characters) that follows this execution from "
+            "the create request through Temporal to each task; unset when tracing is off."
+        ),
+    )
 
     def task(self, task_id: str) -> TaskStatus | None:
         return next((t for t in self.tasks if t.id == task_id), None)

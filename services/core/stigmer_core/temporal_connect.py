@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Sequence
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from stigmer_core.payload_codec import AesGcmPayloadCodec
@@ -55,17 +56,31 @@ def data_converter(settings: TemporalSettings) -> DataConverter:
     )
 
 
-async def connect(settings: TemporalSettings, *, converter: DataConverter) -> Client:
-    """One attempt to connect with Stigmer's data converter."""
+async def connect(
+    settings: TemporalSettings,
+    *,
+    converter: DataConverter,
+    interceptors: Sequence[Interceptor] = (),
+) -> Client:
+    """One attempt to connect with Stigmer's data converter.
+
+    ``interceptors`` (see ``stigmer_core.temporal_interceptors``) apply to the client and
+    to every worker built on it.
+    """
     return await Client.connect(
         settings.temporal_host_port,
         namespace=settings.temporal_namespace,
         data_converter=converter,
+        interceptors=interceptors,
     )
 
 
 async def connect_with_retry(
-    settings: TemporalSettings, *, attempt_timeout: float = 5.0, max_delay: float = 30.0
+    settings: TemporalSettings,
+    *,
+    attempt_timeout: float = 5.0,
+    max_delay: float = 30.0,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """Connect, retrying with capped exponential backoff until it works or we are cancelled.
 
@@ -76,7 +91,8 @@ async def connect_with_retry(
     while True:
         try:
             return await asyncio.wait_for(
-                connect(settings, converter=converter), timeout=attempt_timeout
+                connect(settings, converter=converter, interceptors=interceptors),
+                timeout=attempt_timeout,
             )
         except (RuntimeError, TimeoutError, OSError) as exc:
             log.warning(

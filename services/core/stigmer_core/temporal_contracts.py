@@ -14,6 +14,9 @@ INVOKE_WORKFLOW = "stigmer/workflow-execution/invoke"
 EXECUTE_WORKFLOW_ACTIVITY = "ExecuteWorkflow"
 RECORD_SYSTEM_FAILURE_ACTIVITY = "RecordSystemFailure"
 DSL_WORKFLOW = "stigmer/dsl/run"
+# The Temporal header in which Temporal's TracingInterceptor carries the W3C trace context
+# (its default key); the DSL workflow reads it to parent its tasks' spans.
+TRACE_HEADER = "_tracer-data"
 ACTIVITY_TASK_QUEUE_MEMO = "activityTaskQueue"
 # The DSL run tells its invoke workflow it has started (see InvokeWorkflowInput.handoff...).
 RUN_STARTED_SIGNAL = "stigmer.run-started"

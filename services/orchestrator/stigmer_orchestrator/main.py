@@ -6,12 +6,15 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.worker import Worker
 
 from stigmer_core.api_client import StigmerClient
 from stigmer_core.logs import configure_logging
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
+from stigmer_core.temporal_interceptors import temporal_interceptors
+from stigmer_core.tracing import TRACER_NAME, TracingSettings, shut_down_after, tracer_provider
 from stigmer_orchestrator.activities import ExecutionWatcher, FailureRecorder, ScheduledStarter
 from stigmer_orchestrator.settings import OrchestratorSettings
 from stigmer_orchestrator.workflows import AfterLoop, InvokeWorkflowExecution, ScheduledRun
@@ -19,9 +22,20 @@ from stigmer_orchestrator.workflows import AfterLoop, InvokeWorkflowExecution, S
 log = logging.getLogger(__name__)
 
 
-async def run(settings: OrchestratorSettings, *, started: asyncio.Event | None = None) -> None:
-    """Poll the stigmer queue until cancelled, then drain within the grace period."""
-    client = await connect_with_retry(settings)
+async def run(
+    settings: OrchestratorSettings,
+    *,
+    started: asyncio.Event | None = None,
+    tracing: TracerProvider | None = None,
+) -> None:
+    """Poll the stigmer queue until cancelled, then drain within the grace period.
+
+    With ``tracing``, workflows and activities become spans of the execution's trace.
+    """
+    client = await connect_with_retry(
+        settings,
+        interceptors=temporal_interceptors(tracing.get_tracer(TRACER_NAME) if tracing else None),
+    )
     token = settings.stigmer_runner_token or settings.stigmer_api_token
     async with StigmerClient.connect(
         settings.stigmer_api_url,
@@ -54,4 +68,5 @@ async def run(settings: OrchestratorSettings, *, started: asyncio.Event | None =
 def main() -> None:
     settings = OrchestratorSettings()
     configure_logging(settings.stigmer_log_level, settings.stigmer_log_format)
-    run_until_signal(run(settings))
+    tracing = tracer_provider(TracingSettings(), service="stigmer-orchestrator")
+    run_until_signal(shut_down_after(run(settings, tracing=tracing), tracing))

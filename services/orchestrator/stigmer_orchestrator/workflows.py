@@ -76,6 +76,9 @@ class InvokeWorkflowExecution:
             seconds=request.runner_start_timeout_seconds + request.handoff_grace_seconds
         )
         for handoff in range(1, request.max_handoffs + 1):
+            workflow.logger.info(
+                "execution %s: hand-off %d to runner queue %r", request.execution_id, handoff, queue
+            )
             execute = workflow.start_activity(
                 EXECUTE_WORKFLOW_ACTIVITY,
                 ExecuteWorkflowInput(execution_id=request.execution_id),

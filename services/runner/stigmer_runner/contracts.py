@@ -54,6 +54,9 @@ class ExecutionReport:
 
     execution_id: str
     update: dict[str, Any]
+    trace_context: dict[str, str] | None = None
+    """The DSL workflow's W3C trace context (``traceparent``...), when the run is traced:
+    the report activity makes its tasks' spans children of it."""
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.converter import PayloadConverter
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -25,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from stigmer_core.temporal_contracts import (
         DSL_WORKFLOW,
         RUN_STARTED_SIGNAL,
+        TRACE_HEADER,
         ExecutionOutcome,
         invoke_workflow_id,
     )
@@ -109,6 +111,7 @@ class _WorkflowRuntime:
         """Reports being sent now."""
         self._follow_up: asyncio.Future[bool] | None = None
         """The report that waits for those in flight, shared by the flushes meanwhile."""
+        self._trace_context = _trace_context()
 
     def now(self) -> datetime:
         return workflow.now()
@@ -226,6 +229,8 @@ class _WorkflowRuntime:
             "iteration": event.iteration,
         }
         task["started_at" if event.phase == "RUNNING" else "completed_at"] = event.at
+        if event.started_at is not None:
+            task["started_at"] = event.started_at
         self._pending.append(task)
         if len(self._pending) >= MAX_BUFFERED_EVENTS:
             await self.flush()
@@ -264,7 +269,11 @@ class _WorkflowRuntime:
         try:
             accepted: bool = await workflow.execute_local_activity(
                 REPORT_ACTIVITY,
-                ExecutionReport(execution_id=self._run.execution_id, update=update),
+                ExecutionReport(
+                    execution_id=self._run.execution_id,
+                    update=update,
+                    trace_context=self._trace_context,
+                ),
                 result_type=bool,
                 start_to_close_timeout=timedelta(seconds=30),
                 retry_policy=REPORT_RETRY,
@@ -277,6 +286,25 @@ class _WorkflowRuntime:
         finally:
             self._in_flight -= 1
         return accepted
+
+
+def _trace_context() -> dict[str, str] | None:
+    """The W3C trace context this run was started in (the tracing interceptor's header on
+    the start, carried over continue-as-new), or None when the run is not traced.
+
+    Read from the history, so a replay reads the same; the report activity makes the
+    tasks' spans children of it.
+    """
+    payload = workflow.info().headers.get(TRACE_HEADER)
+    if payload is None:
+        return None
+    try:
+        carrier = PayloadConverter.default.from_payloads([payload])[0]
+    except Exception:  # a header some other tool wrote: trace nothing rather than fail
+        return None
+    if not isinstance(carrier, dict):
+        return None
+    return {str(k): v for k, v in carrier.items() if isinstance(v, str)} or None
 
 
 @workflow.defn(name=DSL_WORKFLOW)

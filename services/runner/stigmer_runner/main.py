@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 import httpx
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.worker import Worker
 
 from stigmer_core.api_client import StigmerClient
@@ -14,6 +15,8 @@ from stigmer_core.dsl_document import task_validator
 from stigmer_core.logs import configure_logging
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
+from stigmer_core.temporal_interceptors import temporal_interceptors
+from stigmer_core.tracing import TRACER_NAME, TracingSettings, shut_down_after, tracer_provider
 from stigmer_runner.activities.asyncapi_call import AsyncApiActivities
 from stigmer_runner.activities.client_certificates import open_client_certificates
 from stigmer_runner.activities.containers import ContainerActivities, ContainerLimits
@@ -29,6 +32,7 @@ from stigmer_runner.event_api import EventApi
 from stigmer_runner.execute import ExecuteWorkflow
 from stigmer_runner.reporting import Reporter
 from stigmer_runner.settings import RunnerSettings
+from stigmer_runner.task_spans import TaskSpans
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +66,23 @@ def container_limits(settings: RunnerSettings) -> ContainerLimits:
     )
 
 
-async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None) -> None:
+async def run(
+    settings: RunnerSettings,
+    *,
+    started: asyncio.Event | None = None,
+    tracing: TracerProvider | None = None,
+) -> None:
     """Poll the runner queue until cancelled, then let in-flight activities finish
-    within the grace period and close clients in reverse order."""
+    within the grace period and close clients in reverse order.
+
+    With ``tracing``, activities, the DSL workflow and each DSL task become spans of the
+    execution's trace, and tasks' HTTP calls carry its context.
+    """
     # Cataloged functions are checked against the DSL schema inside the DSL workflow: read
     # the packaged schema now, not from workflow code.
     task_validator()
-    client = await connect_with_retry(settings)
+    tracer = tracing.get_tracer(TRACER_NAME) if tracing else None
+    client = await connect_with_retry(settings, interceptors=temporal_interceptors(tracer))
     token = settings.stigmer_runner_token or settings.stigmer_api_token
     async with (
         StigmerClient.connect(
@@ -84,7 +98,9 @@ async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None)
         ) as certificates,
     ):
         execute = ExecuteWorkflow(api=api, temporal=client, options=run_options(settings))
-        reporter = Reporter(api=api, temporal=client)
+        reporter = Reporter(
+            api=api, temporal=client, spans=TaskSpans(tracer=tracer) if tracer else None
+        )
         http_calls = HttpCallActivities(http=http, certificates=certificates)
         asyncapi_calls = AsyncApiActivities()
         grpc_calls = GrpcCallActivities(http=http)
@@ -136,4 +152,5 @@ async def run(settings: RunnerSettings, *, started: asyncio.Event | None = None)
 def main() -> None:
     settings = RunnerSettings()
     configure_logging(settings.stigmer_log_level, settings.stigmer_log_format)
-    run_until_signal(run(settings))
+    tracing = tracer_provider(TracingSettings(), service="stigmer-runner")
+    run_until_signal(shut_down_after(run(settings, tracing=tracing), tracing))

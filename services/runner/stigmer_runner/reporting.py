@@ -19,12 +19,16 @@ from stigmer_runner.contracts import (
     CompleteExecute,
     ExecutionReport,
 )
+from stigmer_runner.task_spans import TaskSpans
 
 
 class Reporter:
-    def __init__(self, *, api: StigmerClient, temporal: Client) -> None:
+    def __init__(
+        self, *, api: StigmerClient, temporal: Client, spans: TaskSpans | None = None
+    ) -> None:
         self._api = api
         self._temporal = temporal
+        self._spans = spans
 
     @activity.defn(name=REPORT_ACTIVITY)
     async def report(self, report: ExecutionReport) -> bool:
@@ -37,6 +41,10 @@ class Reporter:
             await self._api.update_status(report.execution_id, update)
         except TerminalPhaseError:
             return False
+        # After a successful send only: a report that fails is retried, and would make its
+        # tasks' spans twice.
+        if self._spans is not None:
+            self._spans.record(report.execution_id, report.update, report.trace_context)
         return True
 
     @activity.defn(name=COMPLETE_ACTIVITY)

@@ -31,6 +31,7 @@ from google.protobuf.message import DecodeError, Message
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from stigmer_core.trace_context import trace_headers
 from stigmer_runner.activities.heartbeats import heartbeating
 from stigmer_runner.dsl.errors import ErrorType, problem
 from stigmer_runner.dsl.grpc_contracts import (
@@ -133,7 +134,9 @@ class GrpcCallActivities:
     async def _download(self, request: GrpcRequest) -> bytes:
         try:
             response = await self._http.get(
-                request.proto_uri, headers=request.proto_headers, follow_redirects=True
+                request.proto_uri,
+                headers=trace_headers(request.proto_headers),
+                follow_redirects=True,
             )
         except httpx.HTTPError as exc:
             raise _failure(

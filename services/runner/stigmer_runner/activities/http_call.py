@@ -19,6 +19,7 @@ import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from stigmer_core.trace_context import trace_headers
 from stigmer_runner.activities.client_certificates import ClientCertificates
 from stigmer_runner.activities.heartbeats import heartbeating
 from stigmer_runner.dsl.contracts import (
@@ -77,7 +78,8 @@ class HttpCallActivities:
             async with self._certificates.client_for(url).stream(
                 request.method,
                 url,
-                headers=headers,
+                # The callee joins the execution's trace (W3C traceparent of this activity).
+                headers=trace_headers(headers),
                 content=content,
                 follow_redirects=request.redirect,
                 timeout=(

@@ -83,6 +83,9 @@ class TaskEvent:
     error: dict[str, Any] | None = None
     iteration: int | None = None
     """Inside a ``for`` loop: the index of the innermost iteration (see TaskStatus.iteration)."""
+    started_at: str | None = None
+    """On the event that ends a task: when it started (ISO 8601), so the end alone tells
+    the task's duration (task spans are made from it)."""
 
 
 @dataclass

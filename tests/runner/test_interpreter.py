@@ -66,6 +66,7 @@ async def test_each_task_reports_running_then_completed_with_its_data() -> None:
             "2025-01-02T03:04:05Z",
             input={},
             output={"a": 1},
+            started_at="2025-01-02T03:04:05Z",
         ),
         TaskEvent("/do/1/second", "second", "set", "RUNNING", "2025-01-02T03:04:05Z", input=1),
         TaskEvent(
@@ -76,6 +77,7 @@ async def test_each_task_reports_running_then_completed_with_its_data() -> None:
             "2025-01-02T03:04:05Z",
             input=1,
             output={"b": 1},
+            started_at="2025-01-02T03:04:05Z",
         ),
     ]
     assert {e.phase for e in runtime.events} <= {p.value for p in TaskPhase}

@@ -8,6 +8,7 @@ import logging
 
 from temporalio.client import Client
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 
 from stigmer_core.payload_codec import AesGcmPayloadCodec
 from stigmer_core.payload_keys import PayloadKeyring, keyring_from
@@ -55,17 +56,28 @@ def data_converter(settings: TemporalSettings) -> DataConverter:
     )
 
 
-async def connect(settings: TemporalSettings, *, converter: DataConverter) -> Client:
-    """One attempt to connect with Stigmer's data converter."""
+async def connect(
+    settings: TemporalSettings, *, converter: DataConverter, runtime: Runtime | None = None
+) -> Client:
+    """One attempt to connect with Stigmer's data converter.
+
+    ``runtime`` is the process's SDK runtime (workers export its metrics); None is the SDK's
+    default runtime.
+    """
     return await Client.connect(
         settings.temporal_host_port,
         namespace=settings.temporal_namespace,
         data_converter=converter,
+        runtime=runtime,
     )
 
 
 async def connect_with_retry(
-    settings: TemporalSettings, *, attempt_timeout: float = 5.0, max_delay: float = 30.0
+    settings: TemporalSettings,
+    *,
+    runtime: Runtime | None = None,
+    attempt_timeout: float = 5.0,
+    max_delay: float = 30.0,
 ) -> Client:
     """Connect, retrying with capped exponential backoff until it works or we are cancelled.
 
@@ -76,7 +88,7 @@ async def connect_with_retry(
     while True:
         try:
             return await asyncio.wait_for(
-                connect(settings, converter=converter), timeout=attempt_timeout
+                connect(settings, converter=converter, runtime=runtime), timeout=attempt_timeout
             )
         except (RuntimeError, TimeoutError, OSError) as exc:
             log.warning(

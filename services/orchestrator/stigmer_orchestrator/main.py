@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 
 from stigmer_core.api_client import StigmerClient
 from stigmer_core.logs import configure_logging
+from stigmer_core.observability import WorkerObservability
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
 from stigmer_orchestrator.activities import FailureRecorder, ScheduledStarter
@@ -20,8 +21,20 @@ log = logging.getLogger(__name__)
 
 
 async def run(settings: OrchestratorSettings, *, started: asyncio.Event | None = None) -> None:
-    """Poll the stigmer queue until cancelled, then drain within the grace period."""
-    client = await connect_with_retry(settings)
+    """Poll the stigmer queue until cancelled, then drain within the grace period.
+
+    Metrics and probes are served from the start (liveness while Temporal is awaited) until
+    the worker has drained (readiness fails during the drain)."""
+    async with WorkerObservability.start(settings, service="orchestrator") as observability:
+        await _run(settings, observability, started)
+
+
+async def _run(
+    settings: OrchestratorSettings,
+    observability: WorkerObservability,
+    started: asyncio.Event | None,
+) -> None:
+    client = await connect_with_retry(settings, runtime=observability.runtime)
     token = settings.stigmer_runner_token or settings.stigmer_api_token
     async with StigmerClient.connect(
         settings.stigmer_api_url,
@@ -36,7 +49,7 @@ async def run(settings: OrchestratorSettings, *, started: asyncio.Event | None =
             max_concurrent_workflow_tasks=settings.stigmer_orchestrator_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.stigmer_shutdown_grace_seconds),
         )
-        async with worker:
+        async with worker, observability.watching(worker, client):
             log.info(
                 "orchestrator polling %r on %s",
                 settings.temporal_workflow_execution_stigmer_task_queue,

@@ -211,6 +211,8 @@ class _WorkflowRuntime:
             "iteration": event.iteration,
         }
         task["started_at" if event.phase == "RUNNING" else "completed_at"] = event.at
+        if event.started_at is not None:
+            task["started_at"] = event.started_at
         self._pending.append(task)
         if len(self._pending) >= MAX_BUFFERED_EVENTS:
             await self.flush()

@@ -19,6 +19,7 @@ from stigmer_runner.contracts import (
     CompleteExecute,
     ExecutionReport,
 )
+from stigmer_runner.metrics import ReportOutcome, record_report
 
 
 class Reporter:
@@ -36,7 +37,12 @@ class Reporter:
         try:
             await self._api.update_status(report.execution_id, update)
         except TerminalPhaseError:
+            record_report(update.tasks, ReportOutcome.REJECTED)
             return False
+        except Exception:
+            record_report(update.tasks, ReportOutcome.FAILED)
+            raise
+        record_report(update.tasks, ReportOutcome.APPLIED)
         return True
 
     @activity.defn(name=COMPLETE_ACTIVITY)

@@ -83,6 +83,9 @@ class TaskEvent:
     error: dict[str, Any] | None = None
     iteration: int | None = None
     """Inside a ``for`` loop: the index of the innermost iteration (see TaskStatus.iteration)."""
+    started_at: str | None = None
+    """On the event that ends a task: when it started (``at`` of its RUNNING event), so the
+    report that ends it carries its duration even when the start went in an earlier one."""
 
 
 @dataclass

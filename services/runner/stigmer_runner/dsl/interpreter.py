@@ -558,6 +558,7 @@ class Interpreter:
             output=output,
             error=error,
             iteration=task.iteration,
+            started_at=None if phase is TaskPhase.RUNNING else _iso(task.started_at),
         )
         try:
             await self._runtime.report(event)

@@ -15,7 +15,7 @@ from prometheus_client import (
 
 # prometheus-client adds a `<name>_created` gauge (a timestamp) to every counter and histogram
 # series; Prometheus has no use for it in the text format, and it doubles the series count.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Both parts are written in the classic text format; prometheus-client's default content type
 # announces a newer format version that the SDK's exporter does not claim.

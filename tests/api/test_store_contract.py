@@ -198,6 +198,26 @@ async def test_replace_is_a_compare_and_swap_on_the_version(store: DocumentStore
     assert await store.get(Collection.EXECUTIONS, gone["metadata"]["id"]) is None
 
 
+async def test_count_matches_filters_and_null_matches_a_missing_field(
+    store: DocumentStore,
+) -> None:
+    workflow_id = new_id(IdPrefix.WORKFLOW)
+    pending = [execution(workflow_id) for _ in range(3)]
+    for doc in pending:
+        await store.insert(Collection.EXECUTIONS, doc)
+    await store.insert(Collection.EXECUTIONS, execution(workflow_id, ExecutionPhase.COMPLETED))
+    dispatched = bumped(pending[0], dispatched_at="2025-01-02T03:04:05Z")
+    assert await store.replace(Collection.EXECUTIONS, dispatched, expected_version=1)
+
+    def count(**filters: Any) -> Any:
+        return store.count(Collection.EXECUTIONS, {"spec.workflow_id": workflow_id, **filters})
+
+    assert await count() == 4
+    assert await count(**{"status.phase": "PENDING"}) == 3
+    assert await count(**{"status.phase": "PENDING", "status.dispatched_at": None}) == 2
+    assert await count(**{"status.phase": "CANCELLED"}) == 0
+
+
 # Users' data may be any JSON: nested arrays, keys with "$" or ".", empty keys.
 AWKWARD = {"$schema": "x", "a.b": [[1, [2, 3]], []], "": None, "deep": {"$ref": [[{"k": 1}]]}}
 

@@ -29,6 +29,13 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     popen: subprocess.Popen[bytes] | None = None
+    observability_port: int | None = None
+    """Port of a worker's /metrics, /healthz and /readyz (None: the API, or turned off)."""
+
+    @property
+    def observability_url(self) -> str:
+        assert self.observability_port, f"{self.name} serves no metrics and probes"
+        return f"http://127.0.0.1:{self.observability_port}"
 
     def start(self) -> ServiceProcess:
         log = self.log_path.open("ab")
@@ -71,6 +78,15 @@ class ServiceProcess:
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _worker_env(env: dict[str, str]) -> dict[str, str]:
+    """Each worker process its own probes port (default 9464 would clash between workers)."""
+    return {
+        "STIGMER_OBSERVABILITY_HOST": "127.0.0.1",
+        "STIGMER_OBSERVABILITY_PORT": str(free_port()),
+        **env,
+    }
 
 
 @contextmanager
@@ -143,7 +159,10 @@ class Fleet:
             module=module,
             env={**self.env, **(env or {})},
             log_path=self.workdir / f"{name}.log",
-        ).start()
+        )
+        port = process.env.get("STIGMER_OBSERVABILITY_PORT")
+        process.observability_port = int(port) if port and port != "0" else None
+        process.start()
         self.processes.append(process)
         return process
 
@@ -153,10 +172,27 @@ class Fleet:
         return process
 
     def start_orchestrator(self, **env: str) -> ServiceProcess:
-        return self._start("orchestrator", "stigmer_orchestrator", env)
+        return self._start("orchestrator", "stigmer_orchestrator", _worker_env(env))
 
     def start_runner(self, name: str = "runner", **env: str) -> ServiceProcess:
-        return self._start(name, "stigmer_runner", env)
+        return self._start(name, "stigmer_runner", _worker_env(env))
+
+    def wait_worker_ready(self, process: ServiceProcess, timeout: float = 30.0) -> None:
+        """Until the worker's /readyz answers 200: it polls its queue."""
+        deadline = time.monotonic() + timeout
+        answer = "no answer"
+        while time.monotonic() < deadline:
+            if not process.alive():
+                raise RuntimeError(f"the {process.name} exited:\n{process.log_tail()}")
+            try:
+                response = httpx.get(f"{process.observability_url}/readyz", timeout=3)
+                if response.status_code == 200:
+                    return
+                answer = response.text
+            except httpx.TransportError as exc:
+                answer = repr(exc)
+            time.sleep(0.1)
+        raise RuntimeError(f"the {process.name} is not ready ({answer}):\n{process.log_tail()}")
 
     def wait_api_ready(self, process: ServiceProcess, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

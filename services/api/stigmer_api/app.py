@@ -11,14 +11,28 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
+from stigmer_api.backlog import BacklogSampler, sample_forever
 from stigmer_api.bus import Bus
+from stigmer_api.bus.instrumented import InstrumentedBus
 from stigmer_api.dispatch import Connector, Dispatcher, temporal_connector
 from stigmer_api.http_errors import install_error_handlers
+from stigmer_api.metrics import EXECUTIONS_PENDING
 from stigmer_api.observed import instrument
-from stigmer_api.routes import cloud_events, events, executions, health, instances, workflows
+from stigmer_api.request_metrics import RequestMetricsMiddleware
+from stigmer_api.routes import (
+    cloud_events,
+    events,
+    executions,
+    health,
+    instances,
+    metrics,
+    workflows,
+)
 from stigmer_api.services import Services
 from stigmer_api.settings import ApiSettings, BusKind, StoreKind
 from stigmer_api.storage import DocumentStore
+from stigmer_api.storage.instrumented import InstrumentedStore
+from stigmer_core.observability.exposition import record_build_info
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +70,10 @@ async def reconcile_forever(services: Services) -> None:
         except Exception:  # the loop must outlive store hiccups; the next round retries
             log.exception("reconciler round failed")
         try:
+            EXECUTIONS_PENDING.set(await services.executions.count_pending())
+        except Exception:  # as above
+            log.exception("counting PENDING executions failed")
+        try:
             await services.schedules.reconcile()
         except Exception:  # as above
             log.exception("schedule reconciler round failed")
@@ -82,12 +100,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            the_store = store or await open_store(settings)
+            opened_store = store or await open_store(settings)
             if store is None:
-                stack.push_async_callback(the_store.close)
-            the_bus = bus or await open_bus(settings)
+                stack.push_async_callback(opened_store.close)
+            opened_bus = bus or await open_bus(settings)
             if bus is None:
-                stack.push_async_callback(the_bus.close)
+                stack.push_async_callback(opened_bus.close)
+            the_store = InstrumentedStore(opened_store)
+            the_bus = InstrumentedBus(opened_bus)
             dispatcher = Dispatcher(
                 settings=settings, connect=connect_temporal or temporal_connector(settings)
             )
@@ -98,6 +118,19 @@ def create_app(
             app.state.services = services
             reconciler = asyncio.create_task(reconcile_forever(services), name="reconciler")
             stack.push_async_callback(_cancel, reconciler)
+            if settings.stigmer_backlog_sample_interval_seconds > 0:
+                sampler = BacklogSampler(
+                    dispatcher=dispatcher,
+                    namespace=settings.temporal_namespace,
+                    task_queue=settings.temporal_workflow_execution_runner_task_queue,
+                )
+                sampling = asyncio.create_task(
+                    sample_forever(
+                        sampler, interval=settings.stigmer_backlog_sample_interval_seconds
+                    ),
+                    name="backlog-sampler",
+                )
+                stack.push_async_callback(_cancel, sampling)
             yield
 
     app = FastAPI(
@@ -108,8 +141,10 @@ def create_app(
     )
     install_error_handlers(app)
     instrument(app, tracing)
-    for module in (health, workflows, instances, executions, events, cloud_events):
+    app.add_middleware(RequestMetricsMiddleware)
+    for module in (health, metrics, workflows, instances, executions, events, cloud_events):
         app.include_router(module.router)
+    record_build_info("api")
     return app
 
 

@@ -19,7 +19,9 @@ from pydantic import Field
 
 from stigmer_api.bus import Bus, execution_channel
 from stigmer_api.dispatch import Dispatcher
+from stigmer_api.execution_metrics import ExecutionMetrics
 from stigmer_api.instances import InstanceService
+from stigmer_api.metrics import STATUS_UPDATES
 from stigmer_api.storage import Collection, DocumentStore
 from stigmer_api.workflows import WorkflowService, _page
 from stigmer_core.errors import (
@@ -85,8 +87,10 @@ class ExecutionService:
         dispatcher: Dispatcher,
         workflows: WorkflowService,
         instances: InstanceService,
+        metrics: ExecutionMetrics,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._bus = bus
         self._dispatcher = dispatcher
         self._workflows = workflows
@@ -135,6 +139,7 @@ class ExecutionService:
             if request.request_id is None:
                 raise
             return await self.get(execution_id)  # a concurrent retry of the same request
+        self._metrics.created(workflow)
         await self._publish(execution)
         return await self.dispatch(execution)
 
@@ -239,6 +244,13 @@ class ExecutionService:
                 return dispatched
             cursor = docs[-1]["metadata"]["id"]
 
+    async def count_pending(self) -> int:
+        """PENDING executions not yet handed to Temporal."""
+        return await self._store.count(
+            Collection.EXECUTIONS,
+            {"status.phase": ExecutionPhase.PENDING.value, "status.dispatched_at": None},
+        )
+
     # --- read ---------------------------------------------------------------------------
 
     async def get(self, execution_id: str, *, field: str = "id") -> WorkflowExecution:
@@ -283,7 +295,11 @@ class ExecutionService:
             for attempt in range(_MAX_CAS_ATTEMPTS):
                 if attempt:
                     current = await self.get(execution_id)
-                status = apply_update(current.status, update, utcnow())
+                try:
+                    status = apply_update(current.status, update, utcnow())
+                except ConflictError:  # terminal phases are sticky; phases never go back
+                    STATUS_UPDATES.labels(outcome="rejected").inc()
+                    raise
                 updated = current.model_copy(
                     update={
                         "status": status,
@@ -304,11 +320,14 @@ class ExecutionService:
                 # Another writer won: back off a little so we do not collide again.
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
             else:
+                STATUS_UPDATES.labels(outcome="rejected").inc()
                 raise ConflictError(
                     f"execution {execution_id} is updated too often; retry", field="status"
                 )
+            STATUS_UPDATES.labels(outcome="applied").inc()
             if not updated.status.phase.terminal:
                 self._remember(updated)
+        await self._metrics.finished(current.status.phase, updated)
         await self._publish(updated)
         return updated
 

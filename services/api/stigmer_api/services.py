@@ -10,6 +10,7 @@ from fastapi import Request
 from stigmer_api.auth import Authenticator, Role
 from stigmer_api.bus import Bus
 from stigmer_api.dispatch import Dispatcher
+from stigmer_api.execution_metrics import ExecutionMetrics
 from stigmer_api.executions import ExecutionService
 from stigmer_api.instances import InstanceService
 from stigmer_api.scheduling import ScheduleService
@@ -47,7 +48,12 @@ class Services:
         workflows = WorkflowService(store=store)
         instances = InstanceService(store=store, workflows=workflows)
         executions = ExecutionService(
-            store=store, bus=bus, dispatcher=dispatcher, workflows=workflows, instances=instances
+            store=store,
+            bus=bus,
+            dispatcher=dispatcher,
+            workflows=workflows,
+            instances=instances,
+            metrics=ExecutionMetrics(workflows=workflows),
         )
         return cls(
             settings=settings,

@@ -87,3 +87,12 @@ class ApiSettings(TemporalSettings):
 
     stigmer_sse_keepalive_seconds: float = 15.0
     """Interval of SSE comment pings that keep idle proxies from closing streams."""
+
+    stigmer_backlog_sample_interval_seconds: float = 15.0
+    """How often the runner queue's backlog is read from Temporal into
+    `stigmer_task_queue_backlog` (one DescribeTaskQueue call per replica); 0 turns it off."""
+
+    stigmer_readiness_requires_temporal: bool = False
+    """Fail `/readyz` while Temporal is unreachable. Off by default: without Temporal the API
+    still accepts executions (they wait in PENDING), so taking replicas out of a load balancer
+    would turn a Temporal outage into an API outage."""

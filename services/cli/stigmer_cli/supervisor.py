@@ -149,6 +149,10 @@ async def _supervise(
         **temporal,
         "stigmer_api_url": settings.stigmer_api_url,
         "stigmer_shutdown_grace_seconds": settings.stigmer_local_shutdown_grace_seconds,
+        # Both workers share this process (and one port would clash): no worker probe
+        # server and no SDK exporter. The API's /metrics shows every Stigmer metric of the
+        # process, the workers' included (one prometheus-client registry).
+        "stigmer_observability_port": 0,
     }
     orchestrator_settings = OrchestratorSettings(**worker_overrides)
     runner_settings = RunnerSettings(**worker_overrides)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stigmer_core.payload_keys import parse_key, parse_keys
@@ -75,6 +75,16 @@ class TemporalSettings(StigmerSettings):
         if value is not None:
             parse_keys(value.get_secret_value())
         return value
+
+
+class ObservabilitySettings(StigmerSettings):
+    stigmer_observability_port: int = Field(9464, ge=0, le=65535)
+    """Port of the worker's `/metrics`, `/healthz` and `/readyz` (orchestrator and runner);
+    0 turns the server and the Temporal SDK's metrics off. The API serves them on its own
+    port."""
+
+    stigmer_observability_host: str = "0.0.0.0"
+    """Interface the worker's metrics and probes server binds to."""
 
 
 class ApiClientSettings(StigmerSettings):

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from temporalio.client import Client, Interceptor
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.runtime import Runtime
 
 from stigmer_core.payload_codec import AesGcmPayloadCodec
 from stigmer_core.payload_keys import PayloadKeyring, keyring_from
@@ -61,17 +62,20 @@ async def connect(
     *,
     converter: DataConverter,
     interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
 ) -> Client:
     """One attempt to connect with Stigmer's data converter.
 
     ``interceptors`` (see ``stigmer_core.temporal_interceptors``) apply to the client and
-    to every worker built on it.
+    to every worker built on it. ``runtime`` is the process's SDK runtime (workers export
+    its metrics); None is the SDK's default runtime.
     """
     return await Client.connect(
         settings.temporal_host_port,
         namespace=settings.temporal_namespace,
         data_converter=converter,
         interceptors=interceptors,
+        runtime=runtime,
     )
 
 
@@ -81,6 +85,7 @@ async def connect_with_retry(
     attempt_timeout: float = 5.0,
     max_delay: float = 30.0,
     interceptors: Sequence[Interceptor] = (),
+    runtime: Runtime | None = None,
 ) -> Client:
     """Connect, retrying with capped exponential backoff until it works or we are cancelled.
 
@@ -91,7 +96,7 @@ async def connect_with_retry(
     while True:
         try:
             return await asyncio.wait_for(
-                connect(settings, converter=converter, interceptors=interceptors),
+                connect(settings, converter=converter, interceptors=interceptors, runtime=runtime),
                 timeout=attempt_timeout,
             )
         except (RuntimeError, TimeoutError, OSError) as exc:

@@ -11,6 +11,7 @@ from temporalio.worker import Worker
 
 from stigmer_core.api_client import StigmerClient
 from stigmer_core.logs import configure_logging
+from stigmer_core.observability import WorkerObservability
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
 from stigmer_core.temporal_interceptors import temporal_interceptors
@@ -30,10 +31,23 @@ async def run(
 ) -> None:
     """Poll the stigmer queue until cancelled, then drain within the grace period.
 
-    With ``tracing``, workflows and activities become spans of the execution's trace.
+    Metrics and probes are served from the start (liveness while Temporal is awaited) until
+    the worker has drained (readiness fails during the drain). With ``tracing``, workflows
+    and activities become spans of the execution's trace.
     """
+    async with WorkerObservability.start(settings, service="orchestrator") as observability:
+        await _run(settings, observability, started, tracing)
+
+
+async def _run(
+    settings: OrchestratorSettings,
+    observability: WorkerObservability,
+    started: asyncio.Event | None,
+    tracing: TracerProvider | None,
+) -> None:
     client = await connect_with_retry(
         settings,
+        runtime=observability.runtime,
         interceptors=temporal_interceptors(tracing.get_tracer(TRACER_NAME) if tracing else None),
     )
     token = settings.stigmer_runner_token or settings.stigmer_api_token
@@ -54,7 +68,7 @@ async def run(
             max_concurrent_workflow_tasks=settings.stigmer_orchestrator_max_concurrent_workflow_tasks,
             graceful_shutdown_timeout=timedelta(seconds=settings.stigmer_shutdown_grace_seconds),
         )
-        async with worker:
+        async with worker, observability.watching(worker, client):
             log.info(
                 "orchestrator polling %r on %s",
                 settings.temporal_workflow_execution_stigmer_task_queue,

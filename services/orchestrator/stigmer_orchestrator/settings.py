@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from stigmer_core.settings import ApiClientSettings, TemporalSettings
+from stigmer_core.settings import ApiClientSettings, ObservabilitySettings, TemporalSettings
 
 
-class OrchestratorSettings(TemporalSettings, ApiClientSettings):
+class OrchestratorSettings(TemporalSettings, ApiClientSettings, ObservabilitySettings):
     stigmer_orchestrator_max_concurrent_workflow_tasks: int = 100
     """Workflow task slots of this worker."""
 

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from stigmer_core.api_client import StigmerClient
 from stigmer_core.dsl_document import task_validator
 from stigmer_core.logs import configure_logging
+from stigmer_core.observability import WorkerObservability
 from stigmer_core.process import run_until_signal
 from stigmer_core.temporal_connect import connect_with_retry
 from stigmer_core.temporal_interceptors import temporal_interceptors
@@ -75,14 +76,28 @@ async def run(
     """Poll the runner queue until cancelled, then let in-flight activities finish
     within the grace period and close clients in reverse order.
 
-    With ``tracing``, activities, the DSL workflow and each DSL task become spans of the
-    execution's trace, and tasks' HTTP calls carry its context.
+    Metrics and probes are served from the start (liveness while Temporal is awaited) until
+    the worker has drained (readiness fails during the drain). With ``tracing``, activities,
+    the DSL workflow and each DSL task become spans of the execution's trace, and tasks' HTTP
+    calls carry its context.
     """
+    async with WorkerObservability.start(settings, service="runner") as observability:
+        await _run(settings, observability, started, tracing)
+
+
+async def _run(
+    settings: RunnerSettings,
+    observability: WorkerObservability,
+    started: asyncio.Event | None,
+    tracing: TracerProvider | None,
+) -> None:
     # Cataloged functions are checked against the DSL schema inside the DSL workflow: read
     # the packaged schema now, not from workflow code.
     task_validator()
     tracer = tracing.get_tracer(TRACER_NAME) if tracing else None
-    client = await connect_with_retry(settings, interceptors=temporal_interceptors(tracer))
+    client = await connect_with_retry(
+        settings, runtime=observability.runtime, interceptors=temporal_interceptors(tracer)
+    )
     token = settings.stigmer_runner_token or settings.stigmer_api_token
     async with (
         StigmerClient.connect(
@@ -134,7 +149,7 @@ async def run(
             graceful_shutdown_timeout=timedelta(seconds=settings.stigmer_shutdown_grace_seconds),
         )
         try:
-            async with worker:
+            async with worker, observability.watching(worker, client):
                 log.info(
                     "runner polling %r on %s",
                     settings.temporal_workflow_execution_runner_task_queue,

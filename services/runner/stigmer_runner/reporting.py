@@ -19,6 +19,7 @@ from stigmer_runner.contracts import (
     CompleteExecute,
     ExecutionReport,
 )
+from stigmer_runner.metrics import ReportOutcome, record_report
 from stigmer_runner.task_spans import TaskSpans
 
 
@@ -40,7 +41,12 @@ class Reporter:
         try:
             await self._api.update_status(report.execution_id, update)
         except TerminalPhaseError:
+            record_report(update.tasks, ReportOutcome.REJECTED)
             return False
+        except Exception:
+            record_report(update.tasks, ReportOutcome.FAILED)
+            raise
+        record_report(update.tasks, ReportOutcome.APPLIED)
         # After a successful send only: a report that fails is retried, and would make its
         # tasks' spans twice.
         if self._spans is not None:

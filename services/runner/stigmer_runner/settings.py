@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from stigmer_core.settings import ApiClientSettings, TemporalSettings
+from stigmer_core.settings import ApiClientSettings, ObservabilitySettings, TemporalSettings
 
 
 class ClientCertificate(BaseModel):
@@ -24,7 +24,7 @@ class ClientCertificate(BaseModel):
     """PEM bundle of the CAs trusted to sign the server's certificate; unset: the public CAs."""
 
 
-class RunnerSettings(TemporalSettings, ApiClientSettings):
+class RunnerSettings(TemporalSettings, ApiClientSettings, ObservabilitySettings):
     stigmer_runner_max_concurrent_activities: int = 100
     """Activity slots of this runner (HTTP calls, status reports)."""
 

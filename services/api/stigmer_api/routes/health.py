@@ -22,7 +22,8 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="Ready: store and bus reachable; Temporal reported")
 async def readyz(svc: Services = Depends(services)) -> JSONResponse:
     """200 when the store and the bus answer. Temporal is reported but does not fail
-    readiness: without it the API still accepts executions, which wait in PENDING."""
+    readiness (unless `STIGMER_READINESS_REQUIRES_TEMPORAL`): without it the API still
+    accepts executions, which wait in PENDING."""
 
     async def check(probe: Awaitable[None]) -> str:
         try:
@@ -34,6 +35,8 @@ async def readyz(svc: Services = Depends(services)) -> JSONResponse:
     store, bus = await asyncio.gather(check(svc.store.ping()), check(svc.bus.ping()))
     temporal = "ok" if await svc.dispatcher.ping() else "unavailable"
     ready = store == "ok" and bus == "ok"
+    if svc.settings.stigmer_readiness_requires_temporal:
+        ready = ready and temporal == "ok"
     body = {
         "status": "ready" if ready else "not ready",
         "checks": {"store": store, "bus": bus, "temporal": temporal},

@@ -94,6 +94,10 @@ class DocumentStore(Protocol):
         """Documents matching ``filters`` (dotted-path equality), newest first (id
         descending), only ids below ``before_id`` when given, at most ``limit``."""
 
+    async def count(self, collection: Collection, filters: Mapping[str, Any]) -> int:
+        """How many documents match ``filters`` (dotted-path equality, null matching a
+        missing field too)."""
+
     async def replace(
         self, collection: Collection, doc: Mapping[str, Any], *, expected_version: int
     ) -> bool:

@@ -130,6 +130,13 @@ class MongoStore:
             found = await self._coll(collection).find_one(query)
         return _from_stored(collection, found)
 
+    async def count(self, collection: Collection, filters: Mapping[str, Any]) -> int:
+        """How many documents match ``filters`` (dotted-path equality)."""
+        query = _query(filters)
+        with _translated("counting"):
+            found: int = await self._coll(collection).count_documents(query)
+        return found
+
     async def list(
         self,
         collection: Collection,

@@ -146,6 +146,13 @@ class SqliteStore:
         rows = await self._run(_fetchall, self._conn, sql, tuple(params))
         return [_loads(row) for row in rows]
 
+    async def count(self, collection: Collection, filters: Mapping[str, Any]) -> int:
+        """How many documents match ``filters`` (dotted-path equality)."""
+        where, params = _where(documents.check_filters(filters))
+        sql = f"SELECT COUNT(*) FROM {collection.value} WHERE {where}"
+        found = await self._run(_fetchone, self._conn, sql, tuple(params))
+        return int(found or 0)
+
     async def replace(
         self, collection: Collection, doc: Mapping[str, Any], *, expected_version: int
     ) -> bool:

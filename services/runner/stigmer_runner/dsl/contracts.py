@@ -84,8 +84,8 @@ class TaskEvent:
     iteration: int | None = None
     """Inside a ``for`` loop: the index of the innermost iteration (see TaskStatus.iteration)."""
     started_at: str | None = None
-    """On the event that ends a task: when it started (ISO 8601), so the end alone tells
-    the task's duration (task spans are made from it)."""
+    """On the event that ends a task: when it started (``at`` of its RUNNING event), so the
+    report that ends it carries its duration even when the start went in an earlier one."""
 
 
 @dataclass

@@ -490,8 +490,8 @@ def worker_health() -> dict[str, Any]:
     hits = f"sum by (job) (rate(temporal_sticky_cache_hit_total{{{sel}}}[{RATE}]))"
     misses = f"sum by (job) (rate(temporal_sticky_cache_miss_total{{{sel}}}[{RATE}]))"
 
-    def by_worker(metric: str, extra: str = "") -> str:
-        return f"sum by (job, worker_type) ({metric}{{{sel}{extra}}})"
+    def by_worker(metric: str) -> str:
+        return f"sum by (job, worker_type) ({metric}{{{sel}}})"
 
     rows = [
         Row(

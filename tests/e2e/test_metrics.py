@@ -117,7 +117,7 @@ async def test_executions_move_the_counters_and_histograms(
     requests = "stigmer_http_request_duration_seconds_count"
     assert delta(requests, route="/v1/executions", method="POST", status="201") == 2
     assert delta(requests, route="/v1/executions/{execution_id}/events", method="GET") == 2
-    assert after_api.value("stigmer_build_info", service="api") == 1
+    assert after_api.value("stigmer_build_info", component="api") == 1
     assert after_api.has("stigmer_executions_pending")
     # Both streams ended with their executions.
     assert after_api.value("stigmer_sse_subscribers") == before_api.value("stigmer_sse_subscribers")
@@ -137,7 +137,7 @@ async def test_executions_move_the_counters_and_histograms(
     assert after_runner.value(reports, outcome="applied") > before_runner.value(
         reports, outcome="applied"
     )
-    assert after_runner.value("stigmer_build_info", service="runner") == 1
+    assert after_runner.value("stigmer_build_info", component="runner") == 1
 
     # The Temporal SDK's metrics follow on the same page.
     queue = fleet.env["TEMPORAL_WORKFLOW_EXECUTION_RUNNER_TASK_QUEUE"]
@@ -152,7 +152,7 @@ async def test_executions_move_the_counters_and_histograms(
 
     orchestrator_page = scrape(orchestrator.observability_url)
     stigmer_queue = fleet.env["TEMPORAL_WORKFLOW_EXECUTION_STIGMER_TASK_QUEUE"]
-    assert orchestrator_page.value("stigmer_build_info", service="orchestrator") == 1
+    assert orchestrator_page.value("stigmer_build_info", component="orchestrator") == 1
     assert (
         orchestrator_page.value(
             "temporal_workflow_task_schedule_to_start_latency_seconds_count",

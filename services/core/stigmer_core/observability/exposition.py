@@ -23,8 +23,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 BUILD_INFO = Gauge(
     "stigmer_build_info",
-    "1 for every running Stigmer service, labelled with its name and version.",
-    ["service", "version"],
+    "1 for every running Stigmer process, labelled with its component and version.",
+    # Not `service`: Prometheus Operator attaches a `service` target label, which would
+    # rename this one to `exported_service` and break every dashboard filter on it.
+    ["component", "version"],
 )
 
 
@@ -36,8 +38,9 @@ def stigmer_version() -> str:
 
 
 def record_build_info(service: str) -> None:
-    """Set `stigmer_build_info{service, version}` to 1 (local mode sets it once per service)."""
-    BUILD_INFO.labels(service=service, version=stigmer_version()).set(1)
+    """Set `stigmer_build_info{component, version}` to 1 (local mode sets it once per
+    component)."""
+    BUILD_INFO.labels(component=service, version=stigmer_version()).set(1)
 
 
 def stigmer_metrics(registry: CollectorRegistry = REGISTRY) -> bytes:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from fastapi import Request
 
 from stigmer_api.settings import ApiSettings
-from stigmer_core.errors import ForbiddenError, UnauthorizedError
+from stigmer_core.errors import ForbiddenError, UnauthorizedError, ValidationFailedError
 
 
 class Role(StrEnum):
@@ -31,9 +31,10 @@ class Authenticator:
         self._user = user.get_secret_value() if user else None
         self._runner = runner.get_secret_value() if runner else None
         if not self._anonymous and not self._user:
-            raise ValueError(
+            raise ValidationFailedError(
                 "STIGMER_API_TOKEN is not set: set it (and STIGMER_RUNNER_TOKEN), or set "
-                "STIGMER_API_ALLOW_ANONYMOUS=true for a server reachable only by you"
+                "STIGMER_API_ALLOW_ANONYMOUS=true for a server reachable only by you",
+                field="STIGMER_API_TOKEN",
             )
 
     def role_of(self, authorization: str | None) -> Role:

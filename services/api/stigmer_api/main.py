@@ -11,6 +11,7 @@ import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 
 from stigmer_api.app import create_app
+from stigmer_api.auth import Authenticator
 from stigmer_api.dispatch import temporal_connector
 from stigmer_api.settings import ApiSettings
 from stigmer_core.logs import configure_logging
@@ -41,6 +42,9 @@ async def serve(
     With ``tracing``, requests and the Temporal starts they make are spans.
     """
     tracer = tracing.get_tracer(TRACER_NAME) if tracing else None
+    # Checked before the server starts, so missing tokens stop us with one clear message
+    # rather than a failed lifespan's traceback.
+    Authenticator(settings=settings)
     # Built before the server starts, so an unusable payload key stops us with its message.
     app = create_app(
         settings,

@@ -69,6 +69,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # Our own Events only (kopf.info/warn), not every log line.
     settings.posting.level = logging.INFO
     settings.posting.loggers = False
+    # Least privilege: serve the namespaces named in the settings as they are, without
+    # listing namespaces or watching CRDs cluster-wide (so no glob patterns).
+    settings.scanning.disabled = True
     memo.kube_configuration = await load_configuration(config.kubeconfig)
     memo.kube_api = client.ApiClient(memo.kube_configuration)
     memo.deployments = Deployments(api=memo.kube_api)
@@ -130,7 +133,8 @@ async def autoscale(
             return
         state.rejected_generation = generation
         message = "; ".join(
-            f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(['spec', *(str(p) for p in err['loc'])])}: {err['msg']}"
+            for err in exc.errors()
         )
         _set_conditions(patch, status, now, [Condition("Ready", False, "InvalidSpec", message)])
         kopf.warn(body, reason="InvalidSpec", message=message)

@@ -34,8 +34,11 @@ async def run(
         registry=handlers.REGISTRY,
         clusterwide=not namespaces,
         namespaces=namespaces,
+        # An explicit peering name makes the peering object mandatory, even standalone.
         standalone=settings.stigmer_operator_standalone,
-        peering_name=settings.stigmer_operator_peering,
+        peering_name=(
+            None if settings.stigmer_operator_standalone else settings.stigmer_operator_peering
+        ),
         liveness_endpoint=f"http://0.0.0.0:{settings.stigmer_operator_liveness_port}/healthz",
         memo=operator_memo(settings, metrics),
         stop_flag=stop_flag,

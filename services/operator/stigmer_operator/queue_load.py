@@ -3,10 +3,13 @@
 Per poll it makes ``len(queueTypes) + 1`` calls: one DescribeTaskQueue with stats per queue
 type (the approximate backlog count and age), and one CountWorkflowExecutions.
 
-**Work in flight** is the number of *running* workflow executions whose task queue is the
-runner queue (a visibility count). In Stigmer every execution in progress is one DSL
+**Work in flight** comes from the number of *running* workflow executions whose task queue
+is the runner queue (a visibility count). In Stigmer every execution in progress is one DSL
 workflow on that queue, and every task activity it runs is on that queue too, so the count
-covers all work a runner may be holding. It over-counts executions that are waiting on a
+covers all work a runner may be holding. An execution whose next task waits in the queue is
+already counted by the backlog (a queued execution is "running" to Temporal before any
+worker has seen it), so in flight is ``max(0, running - backlog)`` and the load
+``backlog + in_flight`` counts each execution once. It over-counts executions that are waiting on a
 timer or an event (they hold no slot); that errs on the side of keeping a runner, which is
 the property that matters: never scale below the work in flight. Worker slot usage read
 from the pollers would be tighter, but DescribeTaskQueue reports pollers without their
@@ -42,8 +45,10 @@ class QueueLoad:
     """Approximate number of tasks waiting, per queue type."""
     backlog_age_seconds: float
     """Age of the oldest waiting task over the queue types (0 with no backlog)."""
+    running: int
+    """Running workflow executions on the queue (visibility count)."""
     in_flight: int
-    """Running workflow executions on the queue."""
+    """Running executions not accounted for by the backlog: ``max(0, running - backlog)``."""
     calls: int
     """Temporal API calls this reading made."""
 
@@ -112,4 +117,11 @@ async def read_queue_load(clients: TemporalClients, queue: TemporalQueue) -> Que
         raise TemporalUnreachableError(
             f"Temporal at {queue.address} failed: {exc.status.name} {exc.message}"
         ) from exc
-    return QueueLoad(backlog=backlog, backlog_age_seconds=age, in_flight=counted.count, calls=calls)
+    running = counted.count
+    return QueueLoad(
+        backlog=backlog,
+        backlog_age_seconds=age,
+        running=running,
+        in_flight=max(0, running - sum(backlog.values())),
+        calls=calls,
+    )

@@ -13,8 +13,8 @@ from stigmer_core.settings import StigmerSettings
 
 class OperatorSettings(StigmerSettings):
     stigmer_operator_namespaces: Annotated[list[str], NoDecode] = []
-    """Namespaces whose RunnerAutoscalers this operator serves, comma-separated (glob
-    patterns allowed, as kopf reads them). Empty: every namespace (cluster-wide)."""
+    """Namespaces whose RunnerAutoscalers this operator serves, comma-separated exact names
+    (the operator lists no namespaces, so no patterns). Empty: every namespace."""
 
     stigmer_operator_peering: str = "stigmer-operator"
     """Name of the kopf peering object: replicas with the same name elect one active

@@ -27,7 +27,6 @@ from stigmer_operator.settings import OperatorSettings
 from tests.operator.hold_workflow import HoldWorkflow
 from tests.operator.kube_emulator import (
     DEPLOYMENTS,
-    EVENTS,
     RAS,
     KubernetesWithGenerateName,
     create,

@@ -27,7 +27,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from stigmer_operator.spec import QueueType, TemporalQueue
+from stigmer_operator.spec import TemporalQueue
 
 _QUEUE_TYPES: dict[str, TaskQueueType.ValueType] = {
     "workflow": TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,

@@ -9,7 +9,7 @@ nobody polls (on a Temporal server you name), and measures:
   Deployment's scale), with the decision trace (the Events it posted);
 - the Temporal API calls per minute the resource costs, over ``--observe`` seconds.
 
-    python bench/operator_burst.py --temporal 127.0.0.1:7244
+    python -m bench.operator_burst --temporal 127.0.0.1:7244   # from the repository root
 
 The burst's executions are terminated at the end. A script, not a test: numbers depend on
 the machine and are quoted in docs/autoscaling.md.

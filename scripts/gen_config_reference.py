@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings
 
 from stigmer_api.settings import ApiSettings
 from stigmer_cli.settings import CliSettings
+from stigmer_operator.settings import OperatorSettings
 from stigmer_orchestrator.settings import OrchestratorSettings
 from stigmer_runner.settings import RunnerSettings
 
@@ -22,6 +23,7 @@ SERVICES: list[tuple[str, type[BaseSettings]]] = [
     ("Orchestrator (`stigmer-orchestrator`)", OrchestratorSettings),
     ("Runner (`stigmer-runner`)", RunnerSettings),
     ("CLI (`stigmer`)", CliSettings),
+    ("Autoscaling operator (`stigmer-operator`)", OperatorSettings),
 ]
 
 

@@ -1,0 +1,3 @@
+from stigmer_operator.main import main
+
+main()

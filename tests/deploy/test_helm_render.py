@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings
 
 from stigmer_api.settings import ApiSettings
 from stigmer_core.settings import ApiClientSettings
+from stigmer_operator.settings import OperatorSettings
 from stigmer_orchestrator.settings import OrchestratorSettings
 from stigmer_runner.settings import RunnerSettings
 from tests.deploy.helm_chart import (
@@ -36,28 +37,10 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "runner": RunnerSettings,
     "test": ApiClientSettings,
 }
-# Names agreed in the issue 4/5/6 contracts whose settings live on branches not merged into
-# this one yet (worker observability server: is4-metrics; operator: is56-operator). A name
-# is accepted here only while its settings class lacks it; drop the entries once merged.
-PENDING: dict[str, set[str]] = {
-    "orchestrator": {"STIGMER_OBSERVABILITY_PORT", "STIGMER_OBSERVABILITY_HOST"},
-    "runner": {"STIGMER_OBSERVABILITY_PORT", "STIGMER_OBSERVABILITY_HOST"},
-    "operator": {
-        "STIGMER_OPERATOR_NAMESPACES",
-        "STIGMER_OPERATOR_PEERING",
-        "STIGMER_OBSERVABILITY_PORT",
-        "STIGMER_LOG_FORMAT",
-        "STIGMER_LOG_LEVEL",
-    },
-}
 
 
 def _settings_names(component: str) -> set[str]:
     if component == "operator":
-        try:
-            from stigmer_operator.settings import OperatorSettings  # type: ignore[import-not-found]
-        except ImportError:
-            return set()
         return {name.upper() for name in OperatorSettings.model_fields}
     return {name.upper() for name in SETTINGS[component].model_fields}
 
@@ -141,9 +124,7 @@ def test_env_names_are_settings_fields(values: str) -> None:
                 checked += 1
                 if name in fields or name.startswith("OTEL_"):
                     continue
-                assert name in PENDING.get(component, set()), (
-                    f"{component}: {name} is not a field of its settings class"
-                )
+                raise AssertionError(f"{component}: {name} is not a field of its settings class")
     assert checked > 20
 
 

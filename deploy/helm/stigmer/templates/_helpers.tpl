@@ -343,7 +343,4 @@ checksum/inline-secrets: {{ include (print .root.Template.BasePath "/secret-inli
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
-- apiGroups: [events.k8s.io]
-  resources: [events]
-  verbs: [create]
 {{- end }}

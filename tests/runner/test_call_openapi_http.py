@@ -20,14 +20,12 @@ import httpx
 import pytest
 import yaml
 from temporalio.client import Client
-from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Replayer, Worker
 
 from stigmer_runner.activities.http_call import HttpCallActivities
-from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError
 from stigmer_runner.dsl.interpreter import Interpreter
-from tests.runner.fakes import FakeRuntime
+from tests.runner.http_runtime import HttpRuntime
 from tests.runner.sandbox_workflow import InterpreterWorkflow
 
 HEADER = {"dsl": "1.0.3", "namespace": "default", "name": "openapi", "version": "1.0.0"}
@@ -123,19 +121,6 @@ def server() -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
-
-
-class HttpRuntime(FakeRuntime):
-    """FakeRuntime whose HTTP calls go through the real activity."""
-
-    def __init__(self, activities: HttpCallActivities) -> None:
-        super().__init__()
-        self._activities = activities
-
-    async def call_http(self, request: HttpRequest) -> HttpResponse:
-        self.requests.append(request)
-        response: HttpResponse = await ActivityEnvironment().run(self._activities.call, request)
-        return response
 
 
 @pytest.fixture

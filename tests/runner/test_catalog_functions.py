@@ -14,15 +14,13 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from temporalio.testing import ActivityEnvironment
 
 from stigmer_runner.activities.http_call import HttpCallActivities
 from stigmer_runner.dsl.catalogs import raw_content_url
-from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError
 from stigmer_runner.dsl.interpreter import Interpreter
 from tests.runner.catalog_server import CREDENTIALS, serve_catalog
-from tests.runner.fakes import FakeRuntime
+from tests.runner.http_runtime import HttpRuntime
 
 HEADER = {"dsl": "1.0.3", "namespace": "test", "name": "catalogs", "version": "1.0.0"}
 
@@ -31,19 +29,6 @@ HEADER = {"dsl": "1.0.3", "namespace": "test", "name": "catalogs", "version": "1
 def catalog() -> Iterator[str]:
     with serve_catalog() as url:
         yield url
-
-
-class HttpRuntime(FakeRuntime):
-    """FakeRuntime whose HTTP calls go through the real activity."""
-
-    def __init__(self, activities: HttpCallActivities) -> None:
-        super().__init__()
-        self._activities = activities
-
-    async def call_http(self, request: HttpRequest) -> HttpResponse:
-        self.requests.append(request)
-        response: HttpResponse = await ActivityEnvironment().run(self._activities.call, request)
-        return response
 
 
 @pytest.fixture

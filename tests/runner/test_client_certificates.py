@@ -24,16 +24,13 @@ import httpx
 import pytest
 import trustme
 import yaml
-from temporalio.exceptions import ApplicationError
-from temporalio.testing import ActivityEnvironment
 
 from stigmer_runner.activities.client_certificates import open_client_certificates
 from stigmer_runner.activities.http_call import HttpCallActivities
-from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
-from stigmer_runner.dsl.errors import ErrorType, WorkflowError, http_failure_problem
+from stigmer_runner.dsl.errors import ErrorType, WorkflowError
 from stigmer_runner.dsl.interpreter import Interpreter
 from stigmer_runner.settings import ClientCertificate, RunnerSettings
-from tests.runner.fakes import FakeRuntime
+from tests.runner.http_runtime import HttpRuntime
 
 HEADER = {"dsl": "1.0.3", "namespace": "default", "name": "mtls", "version": "1.0.0"}
 CA = trustme.CA()
@@ -134,23 +131,6 @@ def files(tmp_path: Path) -> dict[str, Path]:
     CLIENT.private_key_and_cert_chain_pem.write_to_path(str(paths["client"]))
     ROGUE_CLIENT.private_key_and_cert_chain_pem.write_to_path(str(paths["rogue"]))
     return paths
-
-
-class HttpRuntime(FakeRuntime):
-    """FakeRuntime whose HTTP calls go through the real activity, failures mapped as the
-    DSL workflow maps them."""
-
-    def __init__(self, activities: HttpCallActivities) -> None:
-        super().__init__()
-        self._activities = activities
-
-    async def call_http(self, request: HttpRequest) -> HttpResponse:
-        self.requests.append(request)
-        try:
-            response: HttpResponse = await ActivityEnvironment().run(self._activities.call, request)
-        except ApplicationError as exc:
-            raise WorkflowError(http_failure_problem(exc.type, exc.message)) from None
-        return response
 
 
 @asynccontextmanager

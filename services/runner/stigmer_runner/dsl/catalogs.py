@@ -17,8 +17,6 @@ run: a function called many times is fetched once.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
@@ -28,7 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from stigmer_core.dsl_document import load_yaml, task_problem
-from stigmer_runner.dsl.contracts import HttpRequest, HttpResponse
+from stigmer_runner.dsl.contracts import HttpRequest
 from stigmer_runner.dsl.errors import WorkflowError, http_status_problem
 from stigmer_runner.dsl.tasks.authentication import send_authenticated
 from stigmer_runner.dsl.tasks.base import TaskContext
@@ -148,11 +146,11 @@ async def _fetch(
                 response.status_code,
                 method="GET",
                 uri=response.request_uri or url,
-                excerpt=response_excerpt(_text(response)),
+                excerpt=response_excerpt(response.body_text()),
                 instance=task.pointer,
             )
         )
-    text = _text(response)
+    text = response.body_text()
     try:
         # Through JSON, so YAML-only values (dates, say) cannot reach the workflow state.
         definition = json.loads(json.dumps(load_yaml(text or "")))
@@ -167,15 +165,3 @@ async def _fetch(
         )
     result: Mapping[str, Any] = definition
     return result
-
-
-def _text(response: HttpResponse) -> str | None:
-    if response.raw_base64:
-        try:
-            return base64.b64decode(response.raw_base64).decode("utf-8-sig", errors="replace")
-        except (binascii.Error, ValueError):
-            return None
-    content = response.content
-    if content is None:
-        return None
-    return content if isinstance(content, str) else json.dumps(content)

@@ -6,6 +6,9 @@ the workflow (through the interpreter) and the activities import this module.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +66,18 @@ class HttpResponse:
     request_method: str = ""
     request_uri: str = ""
     request_headers: dict[str, str] = field(default_factory=dict)
+
+    def body_text(self) -> str | None:
+        """The body as text, for documents fetched over HTTP (OpenAPI, catalog functions):
+        from the raw bytes when the request asked for them, else from the decoded content."""
+        if self.raw_base64:
+            try:
+                return base64.b64decode(self.raw_base64).decode("utf-8-sig", errors="replace")
+            except (binascii.Error, ValueError):
+                return None
+        if self.content is None:
+            return None
+        return self.content if isinstance(self.content, str) else json.dumps(self.content)
 
 
 @dataclass

@@ -11,8 +11,6 @@ request is sent, checked and shaped exactly as ``call: http`` does.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
@@ -138,7 +136,7 @@ async def _fetch_document(
 
 
 def _parse_document(task: TaskContext, response: HttpResponse, url: str) -> Mapping[str, Any]:
-    text = _body_text(response)
+    text = response.body_text()
     parsed: Any = None
     if text is not None:
         try:
@@ -162,19 +160,6 @@ def _parse_document(task: TaskContext, response: HttpResponse, url: str) -> Mapp
     return parsed
 
 
-def _body_text(response: HttpResponse) -> str | None:
-    """The response body as text, from the raw bytes (or decoded content, when given)."""
-    if response.raw_base64:
-        try:
-            return base64.b64decode(response.raw_base64).decode("utf-8-sig", errors="replace")
-        except (binascii.Error, ValueError):
-            return None
-    content = response.content
-    if content is None:
-        return None
-    return content if isinstance(content, str) else json.dumps(content)
-
-
 def _check_status(
     task: TaskContext, request: HttpRequest, response: HttpResponse, *, redirect: bool
 ) -> None:
@@ -182,7 +167,7 @@ def _check_status(
     if not 200 <= response.status_code < highest:
         content = response.content
         if content is None and response.raw_base64:
-            content = _body_text(response)
+            content = response.body_text()
         raise WorkflowError(
             http_status_problem(
                 response.status_code,

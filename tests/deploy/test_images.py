@@ -117,13 +117,6 @@ def key_values(values: list[str]) -> dict[str, str]:
     return merged
 
 
-def operator_pending(component: Component) -> None:
-    """The operator's console script arrives with issue 6's package; until it does, only
-    the checks that need it are skipped."""
-    if component.target == "operator" and component.script not in SCRIPTS:
-        pytest.skip("stigmer-operator is not in [project.scripts] yet (services/operator, issue 6)")
-
-
 # --- hadolint ------------------------------------------------------------------------------
 
 
@@ -183,7 +176,6 @@ def test_entrypoint_is_its_console_script(component: Component) -> None:
     entrypoint = json.loads(effective(component.target, "ENTRYPOINT")[-1])
     assert entrypoint == [component.script], "exec form, the console script alone"
     assert not effective(component.target, "CMD")
-    operator_pending(component)
     assert component.script in SCRIPTS, f"{component.script} is not in [project.scripts]"
 
 
@@ -199,8 +191,6 @@ def test_installs_only_its_extra(component: Component) -> None:
         extra for run in runs for extra in re.findall(r"stigmer-\*\.whl\)?\[([^\]]*)\]", run)
     ]
     assert installs == [component.extra], f"{source} installs extras {installs}"
-    if component.extra not in EXTRAS:
-        operator_pending(component)
     assert component.extra in EXTRAS, f"no [{component.extra}] extra in pyproject.toml"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from stigmer_runner.dsl.run_contracts import (
     ProcessRequest,
     ProcessResult,
 )
+from tests.services import unavailable
 
 ALLOW_ALL = ProcessLimits(allow_shell=True, allow_script=True, timeout_seconds=10.0)
 
@@ -107,8 +109,9 @@ async def test_python_script_reads_stdin_argv_and_environment() -> None:
     assert result.stderr == "warn\n"
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/node"), reason="node is not installed")
 async def test_javascript_module_script_runs_with_node() -> None:
+    if shutil.which("node") is None:
+        unavailable("node is not installed (run: script with language javascript needs it)")
     code = (
         "import { readFileSync } from 'node:fs';\n"
         "const stdin = readFileSync(process.stdin.fd, 'utf8');\n"

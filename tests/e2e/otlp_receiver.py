@@ -6,17 +6,20 @@ every span with its process's ``service.name``.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+
+from tests.local_http import loopback_server, serving
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,9 @@ class OtlpReceiver:
                 self.end_headers()
                 self.wfile.write(reply)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = loopback_server(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._running = contextlib.ExitStack()
 
     def _add(self, request: ExportTraceServiceRequest) -> None:
         found: list[ReceivedSpan] = []
@@ -112,12 +114,11 @@ class OtlpReceiver:
             time.sleep(0.1)
 
     def __enter__(self) -> OtlpReceiver:
-        self._thread.start()
+        self._running.enter_context(serving(self._server))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._running.close()
 
 
 def _value(value: object) -> object:

@@ -6,12 +6,15 @@ and every request is counted by path so tests can assert "called exactly once".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
+
+from tests.local_http import loopback_server, serving
 
 
 class StubServer:
@@ -55,19 +58,17 @@ class StubServer:
                 else:
                     self._reply(404, {"error": "no such stub route"})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = loopback_server(Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._running = contextlib.ExitStack()
 
     def slow_hits(self, pet: int) -> int:
         """How often /slow was called with ``pet=<pet>``."""
         return self.hits[f"/slow?pet={pet}"]
 
     def __enter__(self) -> StubServer:
-        self._thread.start()
+        self._running.enter_context(serving(self._server))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._running.close()

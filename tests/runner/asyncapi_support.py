@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlparse
 
@@ -34,6 +33,7 @@ from stigmer_runner.dsl.asyncapi_contracts import (
 from stigmer_runner.dsl.contracts import ActivityCall, HttpRequest, HttpResponse
 from stigmer_runner.dsl.errors import WorkflowError
 from stigmer_runner.dsl.interpreter import Interpreter
+from tests.local_http import serve_http
 from tests.runner.fakes import FakeRuntime
 
 HEADER = {"dsl": "1.0.3", "namespace": "test", "name": "asyncapi", "version": "1.0.0"}
@@ -85,16 +85,8 @@ def handler(site: Site) -> type[BaseHTTPRequestHandler]:
 def serve_site() -> Iterator[tuple[str, Site]]:
     """A local server: GET serves ``site.documents``, POST is recorded."""
     state = Site()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler(state))
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serve_http(handler(state)) as url:
+        yield url, state
 
 
 def serve(site: tuple[str, Site], document: dict[str, Any]) -> str:

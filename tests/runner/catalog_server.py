@@ -8,11 +8,12 @@ the requests per path.
 from __future__ import annotations
 
 import base64
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.local_http import serve_http
 
 GREET = """\
 input:
@@ -71,13 +72,5 @@ class CatalogHandler(BaseHTTPRequestHandler):
 @contextmanager
 def serve_catalog() -> Iterator[str]:
     """Serve the catalog on a free local port; yield its base URL; stop it on exit."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), CatalogHandler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serve_http(CatalogHandler) as url:
+        yield url

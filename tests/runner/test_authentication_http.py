@@ -12,11 +12,8 @@ import base64
 import hashlib
 import json
 import textwrap
-import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
@@ -26,14 +23,14 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 from temporalio.client import Client
-from temporalio.worker import Replayer, Worker
 
 from stigmer_runner.activities.http_call import HttpCallActivities
 from stigmer_runner.dsl.digest_auth import parse_challenges
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError
 from stigmer_runner.dsl.interpreter import Interpreter
+from tests.local_http import serve_http
 from tests.runner.http_runtime import HttpRuntime
-from tests.runner.sandbox_workflow import InterpreterWorkflow
+from tests.runner.sandbox_runs import replays, run_sandboxed
 
 HEADER = {"dsl": "1.0.3", "namespace": "default", "name": "auth", "version": "1.0.0"}
 CLIENT_ID, CLIENT_SECRET, ACCESS_TOKEN = "runner", "s3cr3t", "issued-token-1"
@@ -142,16 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serve_http(_Handler) as url:
+        yield url
 
 
 @pytest.fixture
@@ -315,25 +304,9 @@ async def test_oidc_and_digest_run_in_the_workflow_sandbox_and_replay(
         ],
     }
     client = await Client.connect(temporal_address)
-    queue = f"auth-sandbox-{uuid.uuid4()}"
-    async with httpx.AsyncClient(timeout=5) as http:
-        activities = HttpCallActivities(http=http)
-        async with Worker(
-            client,
-            task_queue=queue,
-            workflows=[InterpreterWorkflow],
-            activities=[activities.call],
-            workflow_failure_exception_types=[Exception],
-        ):
-            handle = await client.start_workflow(
-                InterpreterWorkflow.run,
-                {"document": document, "input": {}},
-                id=queue,
-                task_queue=queue,
-                execution_timeout=timedelta(seconds=60),
-            )
-            result = await handle.result()
+    result, handle = await run_sandboxed(
+        client, {"document": document, "input": {}}, name="auth-sandbox"
+    )
     assert result["error"] is None
     assert result["output"] == {"pet": "doggie", "user": USER}
-    history = await handle.fetch_history()
-    await Replayer(workflows=[InterpreterWorkflow]).replay_workflow(history)
+    await replays(handle)

@@ -12,7 +12,6 @@ import logging
 import socket
 import ssl
 import textwrap
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -30,6 +29,7 @@ from stigmer_runner.activities.http_call import HttpCallActivities
 from stigmer_runner.dsl.errors import ErrorType, WorkflowError
 from stigmer_runner.dsl.interpreter import Interpreter
 from stigmer_runner.settings import ClientCertificate, RunnerSettings
+from tests.local_http import serving
 from tests.runner.http_runtime import HttpRuntime
 
 HEADER = {"dsl": "1.0.3", "namespace": "default", "name": "mtls", "version": "1.0.0"}
@@ -109,15 +109,8 @@ def server() -> Iterator[str]:
     CA.issue_cert("127.0.0.1").configure_cert(context)
     CA.configure_trust(context)
     context.verify_mode = ssl.CERT_REQUIRED
-    httpd = _TlsServer(context)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serving(_TlsServer(context), scheme="https") as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
 from stigmer_core.dsl_document import task_validator
-from stigmer_runner.activities.http_call import HttpCallActivities
 from tests.runner.catalog_server import CatalogHandler, serve_catalog
+from tests.runner.sandbox_runs import run_sandboxed
 from tests.runner.sandbox_workflow import InterpreterWorkflow
 
 pytestmark = pytest.mark.integration
@@ -62,29 +59,16 @@ async def test_extensions_and_catalog_functions_run_sandboxed_and_replay(
 ) -> None:
     task_validator()  # as the runner does at start-up (main.py)
     client = await Client.connect(temporal_address)
-    queue = f"ext-cat-sandbox-{uuid.uuid4()}"
     fetched_before = CatalogHandler.hits[GREET_PATH]
-    async with httpx.AsyncClient(timeout=5) as http:
-        activities = HttpCallActivities(http=http)
-        async with Worker(
-            client,
-            task_queue=queue,
-            workflows=[InterpreterWorkflow],
-            activities=[activities.call],
-            workflow_failure_exception_types=[Exception],
-        ):
-            handle = await client.start_workflow(
-                InterpreterWorkflow.run,
-                {
-                    "document": document(catalog),
-                    "input": {"who": "Ada"},
-                    "default_catalog": f"{catalog}/catalog",
-                },
-                id=queue,
-                task_queue=queue,
-                execution_timeout=timedelta(seconds=60),
-            )
-            result = await handle.result()
+    result, handle = await run_sandboxed(
+        client,
+        {
+            "document": document(catalog),
+            "input": {"who": "Ada"},
+            "default_catalog": f"{catalog}/catalog",
+        },
+        name="ext-cat-sandbox",
+    )
 
     assert result["error"] is None
     assert result["output"] == {

@@ -13,10 +13,9 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -41,6 +40,7 @@ from stigmer_runner.dsl.grpc_contracts import (
     GrpcRequest,
 )
 from stigmer_runner.dsl.interpreter import Interpreter
+from tests.local_http import serve_http
 from tests.runner.fakes import FakeRuntime
 
 PROTO = Path(__file__).parent / "fixtures" / "stigmer_greeter.proto"
@@ -126,16 +126,8 @@ class _ProtoHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def proto_server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ProtoHandler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/protos"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with serve_http(_ProtoHandler) as url:
+        yield f"{url}/protos"
 
 
 @pytest.fixture

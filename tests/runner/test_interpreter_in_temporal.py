@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.worker import Replayer, Worker
 
-from stigmer_runner.activities.http_call import HttpCallActivities
-from tests.runner.sandbox_workflow import InterpreterWorkflow
+from tests.runner.sandbox_runs import replays, run_sandboxed
 
 pytestmark = pytest.mark.integration
 
@@ -57,26 +53,13 @@ async def client(temporal_address: str) -> Client:
 
 async def test_interpreter_runs_sandboxed_and_replays(client: Client, server: str) -> None:
     document = _with_base(DOCUMENT, server)
-    queue = f"interpreter-sandbox-{uuid.uuid4()}"
     workflow_id = f"interpreter-sandbox-{uuid.uuid4()}"
-    async with httpx.AsyncClient(timeout=5) as http:
-        activities = HttpCallActivities(http=http)
-        async with Worker(
-            client,
-            task_queue=queue,
-            workflows=[InterpreterWorkflow],
-            activities=[activities.call],
-            # A sandbox violation fails the run at once instead of retrying the task forever.
-            workflow_failure_exception_types=[Exception],
-        ):
-            handle = await client.start_workflow(
-                InterpreterWorkflow.run,
-                {"document": document, "input": {"petId": 7}},
-                id=workflow_id,
-                task_queue=queue,
-                execution_timeout=timedelta(seconds=60),
-            )
-            result = await handle.result()
+    result, handle = await run_sandboxed(
+        client,
+        {"document": document, "input": {"petId": 7}},
+        name="interpreter-sandbox",
+        workflow_id=workflow_id,
+    )
 
     assert (
         result["error"]["type"] == "https://serverlessworkflow.io/spec/1.0.0/errors/communication"
@@ -101,8 +84,7 @@ async def test_interpreter_runs_sandboxed_and_replays(client: Client, server: st
     assert result["events"][6]["output"] == {"pet": "Rex", "context": {"seen": "Rex"}}
 
     # Replaying the recorded history runs the interpreter again; any nondeterminism fails.
-    history = await handle.fetch_history()
-    await Replayer(workflows=[InterpreterWorkflow]).replay_workflow(history)
+    await replays(handle)
 
 
 def _with_base(value: Any, base: str) -> Any:

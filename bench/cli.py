@@ -14,13 +14,11 @@ import json
 import math
 import os
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +28,14 @@ from tests.e2e.fleet import Fleet
 
 from bench.bare_path import BarePath, WorkerProcess
 from bench.cpu import CpuMeter, listener_pid
-from bench.environment import Endpoints, NotLoopbackError, check_flags, describe, provide
+from bench.environment import (
+    Endpoints,
+    NotLoopbackError,
+    check_flags,
+    describe,
+    provide,
+    unwind_on_sigterm,
+)
 from bench.progress import say
 from bench.runs import Timed, burst, sequential
 from bench.stats import Burst, Latency, PathResult, as_json, render_table
@@ -122,15 +127,10 @@ def parse(argv: list[str] | None) -> Options:
     return Options(**vars(args))
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when it ran (whatever the verdicts), 1 on error, 130 on Ctrl-C."""
     options = parse(argv)
-    # SIGTERM unwinds like Ctrl-C, so everything started is stopped by its PID.
-    signal.signal(signal.SIGTERM, _terminate)
+    unwind_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="stigmer-bench-"))
     keep = options.keep
     try:

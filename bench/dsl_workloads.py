@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,6 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 # Run as a script: the repository root holds the bench and tests packages it imports.
@@ -41,7 +39,7 @@ from tests.e2e.fleet import USER_TOKEN, Fleet
 from tests.e2e.stub_server import StubServer
 
 from bench.cli import drop_database
-from bench.environment import Endpoints, check_flags, describe, provide
+from bench.environment import Endpoints, check_flags, describe, provide, unwind_on_sigterm
 from bench.progress import say
 from bench.stigmer_path import start_fleet
 from stigmer_core.api_client import StigmerClient
@@ -353,14 +351,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return options
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run both workloads; 0 when they ran (whatever the verdict), 1 on error, 130 on Ctrl-C."""
     options = parse(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    unwind_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="stigmer-dsl-bench-"))
     keep = options.keep
     try:

@@ -11,10 +11,12 @@ import contextlib
 import ipaddress
 import os
 import platform
+import signal
 import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -125,3 +127,13 @@ async def describe(client: Client, endpoints: Endpoints) -> dict[str, Any]:
             "started_by_benchmark": endpoints.started,
         },
     }
+
+
+def _unwind(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def unwind_on_sigterm() -> None:
+    """Make SIGTERM unwind like Ctrl-C, so every server the benchmark started is stopped by
+    its PID on the way out."""
+    signal.signal(signal.SIGTERM, _unwind)

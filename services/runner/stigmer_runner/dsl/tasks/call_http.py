@@ -27,6 +27,17 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _EXCERPT_CHARS = 300
 
 
+def response_options(task: TaskContext, args: Mapping[str, Any]) -> tuple[str, bool]:
+    """``with.output`` and ``with.redirect`` of an HTTP-shaped call (http, openapi)."""
+    output = args.get("output", "content")
+    if output not in _OUTPUTS:
+        raise task.configuration_error(f"with.output must be one of {', '.join(_OUTPUTS)}")
+    redirect = args.get("redirect", False)
+    if not isinstance(redirect, bool):
+        raise task.configuration_error("with.redirect must be true or false")
+    return str(output), redirect
+
+
 async def call_http(task: TaskContext) -> TaskResult:
     """Run one ``call: http`` task."""
     args = task.definition.get("with")
@@ -35,12 +46,7 @@ async def call_http(task: TaskContext) -> TaskResult:
     method = task.evaluate_value(args.get("method"), field="with.method")
     if not isinstance(method, str) or not method.strip():
         raise task.configuration_error("with.method must be an HTTP method such as get or post")
-    output = args.get("output", "content")
-    if output not in _OUTPUTS:
-        raise task.configuration_error(f"with.output must be one of {', '.join(_OUTPUTS)}")
-    redirect = args.get("redirect", False)
-    if not isinstance(redirect, bool):
-        raise task.configuration_error("with.redirect must be true or false")
+    output, redirect = response_options(task, args)
 
     uri, policy = _endpoint(task, args.get("endpoint"))
     headers = _strings(task, args.get("headers"), "with.headers")

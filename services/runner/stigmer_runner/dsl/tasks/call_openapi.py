@@ -28,10 +28,10 @@ from stigmer_runner.dsl.tasks.call_http import (
     request_timeout_seconds,
     resolve_uri,
     response_excerpt,
+    response_options,
     shape_output,
 )
 
-_OUTPUTS = ("content", "response", "raw")
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _BODY_NAMES = ("body", "requestBody")
 _DOCUMENT_ACCEPT = "application/json, application/yaml;q=0.9, text/yaml;q=0.9, */*;q=0.1"
@@ -60,12 +60,7 @@ async def call_openapi(task: TaskContext) -> TaskResult:
     operation_id = args.get("operationId")
     if not isinstance(operation_id, str) or not operation_id.strip():
         raise task.configuration_error("with.operationId must name an operation of the document")
-    output = args.get("output", "content")
-    if output not in _OUTPUTS:
-        raise task.configuration_error(f"with.output must be one of {', '.join(_OUTPUTS)}")
-    redirect = args.get("redirect", False)
-    if not isinstance(redirect, bool):
-        raise task.configuration_error("with.redirect must be true or false")
+    output, redirect = response_options(task, args)
     parameters = task.evaluate_value(args.get("parameters"), field="with.parameters")
     if parameters is None:
         parameters = {}

@@ -28,20 +28,18 @@ from tests.deploy.helm_chart import (
 FLAVOURS = [
     pytest.param(str(path), id=path.name.removesuffix("-values.yaml")) for path in CI_VALUES
 ]
-STIGMER_COMPONENTS = {"api", "orchestrator", "runner", "operator", "test"}
-
 # Settings classes whose fields are the env names a component may receive.
 SETTINGS: dict[str, type[BaseSettings]] = {
     "api": ApiSettings,
     "orchestrator": OrchestratorSettings,
     "runner": RunnerSettings,
+    "operator": OperatorSettings,
     "test": ApiClientSettings,
 }
+STIGMER_COMPONENTS = set(SETTINGS)
 
 
 def _settings_names(component: str) -> set[str]:
-    if component == "operator":
-        return {name.upper() for name in OperatorSettings.model_fields}
     return {name.upper() for name in SETTINGS[component].model_fields}
 
 
